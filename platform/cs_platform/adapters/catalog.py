@@ -1,0 +1,79 @@
+"""The Iceberg catalog `lake`, shared by Spark (JDBC catalog) and PyIceberg (SqlCatalog).
+
+PyIceberg is for fast metadata reads (no JVM): sensors, checks and health probes use it.
+Both sides must name the catalog `lake`, or they will not see each other's tables.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from cs_platform.settings import Settings
+
+CATALOG_NAME = "lake"
+
+
+def jdbc_connection(settings: Settings) -> dict[str, str]:
+    """JDBC URL, user and password of the catalog database, from its SQLAlchemy URL."""
+    parts = urlsplit(settings.catalog)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or 5432
+    database = parts.path.lstrip("/") or "postgres"
+    query = f"?{parts.query}" if parts.query else ""
+    password = settings.catalog_password.get_secret_value() if settings.catalog_password else unquote(parts.password or "")
+    return {
+        "url": f"jdbc:postgresql://{host}:{port}/{database}{query}",
+        "user": unquote(parts.username or "postgres"),
+        "password": password,
+    }
+
+
+def sqlalchemy_uri_with_password(settings: Settings) -> str:
+    """The catalog URL with the secret password filled in (never log this)."""
+    parts = urlsplit(settings.catalog)
+    if settings.catalog_password is None or parts.password:
+        return settings.catalog
+    from urllib.parse import quote, urlunsplit
+
+    netloc = f"{parts.username or 'postgres'}:{quote(settings.catalog_password.get_secret_value(), safe='')}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def spark_catalog_conf(settings: Settings) -> dict[str, str]:
+    """Spark configuration registering catalog `lake`."""
+    prefix = f"spark.sql.catalog.{CATALOG_NAME}"
+    conf = {
+        prefix: "org.apache.iceberg.spark.SparkCatalog",
+        f"{prefix}.warehouse": settings.warehouse,
+        # Several writers (stream, maintenance, backfill) commit to the same tables.
+        f"{prefix}.table-default.commit.retry.num-retries": "10",
+        f"{prefix}.table-default.commit.retry.min-wait-ms": "100",
+        f"{prefix}.table-default.format-version": "2",
+    }
+    if settings.catalog_type == "glue":  # prod option; Glue cannot run here
+        conf[f"{prefix}.catalog-impl"] = "org.apache.iceberg.aws.glue.GlueCatalog"
+        conf[f"{prefix}.io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
+        return conf
+    jdbc = jdbc_connection(settings)
+    conf.update({
+        f"{prefix}.catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
+        f"{prefix}.uri": jdbc["url"],
+        f"{prefix}.jdbc.user": jdbc["user"],
+        f"{prefix}.jdbc.password": jdbc["password"],
+    })
+    if settings.warehouse.startswith("s3"):
+        conf[f"{prefix}.io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
+    return conf
+
+
+def pyiceberg_catalog(settings: Settings):
+    """A PyIceberg catalog over the same database as Spark's `lake` (millisecond metadata reads)."""
+    if settings.catalog_type == "glue":
+        from pyiceberg.catalog.glue import GlueCatalog
+
+        return GlueCatalog(CATALOG_NAME, **{"warehouse": settings.warehouse})
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    return SqlCatalog(CATALOG_NAME, uri=sqlalchemy_uri_with_password(settings), warehouse=settings.warehouse)

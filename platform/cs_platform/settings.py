@@ -1,0 +1,225 @@
+"""Typed settings, one object per profile (local | prod), from ``CSP_*`` environment variables.
+
+Every location has a default under ``CSP_HOME`` in the local profile, so two runs with different
+homes never touch each other's data. The prod profile has no defaults for locations: a missing
+one fails at start-up, naming the variable. Secrets are ``SecretStr`` and are never rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Profile(str, Enum):
+    LOCAL = "local"
+    PROD = "prod"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+_URI_SCHEMES = {"file", "s3", "s3a"}
+
+
+def _env_name(field: str) -> str:
+    return "CSP_" + field.upper()
+
+
+class Settings(BaseSettings):
+    """All knobs of the platform. Read with :func:`load_settings`, which turns errors into
+    :class:`SettingsError` naming the offending ``CSP_*`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CSP_", extra="ignore", frozen=True)
+
+    profile: Profile = Profile.LOCAL
+    home: Path = Path(".csp")
+
+    landing_uri: str | None = None
+    warehouse_uri: str | None = None
+    checkpoint_uri: str | None = None
+    catalog_uri: str | None = None
+    documentdb_uri: str | None = None
+
+    catalog_type: str = "jdbc"
+    catalog_password: SecretStr | None = None
+    documentdb_password: SecretStr | None = None
+    documentdb_tls_ca_file: Path | None = None
+    alert_webhook_url: SecretStr | None = None
+
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "4g"
+    spark_shuffle_partitions: int = Field(default=8, ge=1, le=10000)
+    spark_ui: bool = False
+    spark_packages: str | None = None
+
+    stream_trigger_seconds: int = Field(default=10, ge=1, le=3600)
+    stream_max_files_per_trigger: int = Field(default=1000, ge=1)
+    quarantine_rate_threshold: float = Field(default=0.05, ge=0.0, le=1.0)
+
+    @field_validator("landing_uri", "warehouse_uri", "checkpoint_uri")
+    @classmethod
+    def _storage_uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in _URI_SCHEMES:
+            raise ValueError(f"must be a file:// or s3:// URI, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("catalog_type")
+    @classmethod
+    def _catalog_type(cls, value: str) -> str:
+        if value not in {"jdbc", "glue"}:
+            raise ValueError(f"must be 'jdbc' or 'glue', got {value!r}")
+        return value
+
+    @field_validator("catalog_uri")
+    @classmethod
+    def _catalog_uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("postgresql"):
+            raise ValueError(
+                f"must be an SQLAlchemy PostgreSQL URL (postgresql+psycopg://user@host:port/db), got {redact_uri(value)!r}"
+            )
+        return value
+
+    @field_validator("documentdb_uri")
+    @classmethod
+    def _documentdb_uri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("mongodb://"):
+            raise ValueError(f"must be a mongodb:// URI, got {redact_uri(value)!r}")
+        if value is not None and urlsplit(value).password:
+            raise ValueError("must not contain a password: set CSP_DOCUMENTDB_PASSWORD instead")
+        return value
+
+    @model_validator(mode="after")
+    def _prod_requirements(self) -> "Settings":
+        if self.profile is Profile.PROD:
+            for field in ("landing_uri", "warehouse_uri", "checkpoint_uri", "documentdb_uri"):
+                if getattr(self, field) is None:
+                    raise ValueError(f"{_env_name(field)} is required in the prod profile")
+            if self.catalog_type == "jdbc" and self.catalog_uri is None:
+                raise ValueError("CSP_CATALOG_URI is required in the prod profile with CSP_CATALOG_TYPE=jdbc")
+            if self.documentdb_tls_ca_file is None:
+                raise ValueError("CSP_DOCUMENTDB_TLS_CA_FILE is required in the prod profile (DocumentDB needs TLS)")
+            if self.checkpoint_uri and urlsplit(self.checkpoint_uri).scheme == "file":
+                raise ValueError("CSP_CHECKPOINT_URI must be on S3 in the prod profile, never on cluster storage")
+        return self
+
+    # ---- resolved locations -------------------------------------------------------------
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    def _under_home(self, name: str) -> str:
+        return (self.home_dir / name).as_uri()
+
+    @property
+    def landing(self) -> str:
+        return self.landing_uri or self._under_home("landing")
+
+    @property
+    def warehouse(self) -> str:
+        return self.warehouse_uri or self._under_home("warehouse")
+
+    @property
+    def checkpoint(self) -> str:
+        return self.checkpoint_uri or self._under_home("checkpoints")
+
+    @property
+    def services_dir(self) -> Path:
+        return self.home_dir / "services"
+
+    def _local_service_port(self, service: str) -> int:
+        state_file = self.services_dir / "state.json"
+        try:
+            state = json.loads(state_file.read_text())
+            return int(state[service]["port"])
+        except (FileNotFoundError, KeyError, ValueError) as exc:
+            raise SettingsError(
+                f"local {service} is not running for CSP_HOME={self.home_dir}: run `csp services up` "
+                f"(or set {_env_name(service + '_uri')})"
+            ) from exc
+
+    @property
+    def catalog(self) -> str:
+        """SQLAlchemy URL of the catalog database, without password."""
+        if self.catalog_uri:
+            return self.catalog_uri
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self._local_service_port('catalog')}/iceberg"
+
+    @property
+    def documentdb(self) -> str:
+        """MongoDB URI of the DocumentDB projection, without password."""
+        if self.documentdb_uri:
+            return self.documentdb_uri
+        port = self._local_service_port("documentdb")
+        return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
+
+    def documentdb_client_kwargs(self) -> dict[str, Any]:
+        """Connection options that work on Amazon DocumentDB (no retryable writes, TLS in prod)."""
+        kwargs: dict[str, Any] = {"retryWrites": False, "serverSelectionTimeoutMS": 10_000}
+        if self.documentdb_password is not None:
+            kwargs["password"] = self.documentdb_password.get_secret_value()
+        if self.documentdb_tls_ca_file is not None:
+            kwargs.update(tls=True, tlsCAFile=str(self.documentdb_tls_ca_file))
+        return kwargs
+
+    def public_locations(self) -> dict[str, str]:
+        """What `csp services status --json` prints: every location, secrets excluded."""
+        return {
+            "profile": self.profile.value,
+            "home": str(self.home_dir),
+            "landing_uri": self.landing,
+            "warehouse_uri": self.warehouse,
+            "checkpoint_uri": self.checkpoint,
+            "catalog_uri": redact_uri(self.catalog),
+            "documentdb_uri": redact_uri(self.documentdb),
+        }
+
+    def __repr_args__(self):  # keep secrets out of reprs and logs
+        for key, value in super().__repr_args__():
+            yield key, ("**********" if isinstance(value, SecretStr) and value is not None else value)
+
+
+def redact_uri(uri: str) -> str:
+    """Replace a password in a URI by ``***`` so it can be logged or shown."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user = quote(parts.username or "", safe="")
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; fail fast with the name of the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [str(part) for part in error["loc"] if part != "__root__"]
+            message = error["msg"].removeprefix("Value error, ")
+            if loc:
+                problems.append(f"{_env_name(loc[0])}: {message}")
+            else:
+                problems.append(message)
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+def env_snapshot() -> dict[str, str]:
+    """The CSP_* variables of this process, secrets masked (for diagnostics)."""
+    secret_names = {"CSP_CATALOG_PASSWORD", "CSP_DOCUMENTDB_PASSWORD", "CSP_ALERT_WEBHOOK_URL"}
+    return {k: ("***" if k in secret_names else v) for k, v in os.environ.items() if k.startswith("CSP_")}
