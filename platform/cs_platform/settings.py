@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     catalog_uri: str | None = None
     documentdb_uri: str | None = None
 
+    s3_endpoint_url: str | None = None  # moto server in tests; unset on AWS
+
     catalog_type: str = "jdbc"
     catalog_password: SecretStr | None = None
     documentdb_password: SecretStr | None = None

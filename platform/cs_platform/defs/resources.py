@@ -1,0 +1,90 @@
+"""Resources shared by every domain. Clients are small ConfigurableResources; secrets come only
+from the environment (`dg.EnvVar`), and the profile is decided once, in `cs_platform.settings`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+from dagster_pyspark import LazyPySparkResource
+from pydantic import PrivateAttr
+
+from cs_platform.settings import Settings, load_settings
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """The platform settings, read from CSP_* variables when a run starts."""
+
+    def get(self) -> Settings:
+        return load_settings()
+
+
+class LakeSparkResource(LazyPySparkResource):
+    """dagster-pyspark's lazy resource, configured by the platform's one session factory.
+
+    The session starts on first use, so steps and sensors that need no Spark never pay for a JVM.
+    `spark_config` holds extra overrides on top of `cs_platform.adapters.spark.spark_conf`.
+    """
+
+    spark_config: dict[str, Any] = {}
+    hive: bool = False
+
+    def _init_session(self) -> None:
+        if self._spark_session is None:
+            from cs_platform.adapters.spark import build_spark_session
+
+            session = build_spark_session(load_settings(), app_name="cs-lakehouse-dagster", hive=self.hive)
+            for key, value in self.spark_config.items():
+                session.conf.set(key, str(value))
+            self._spark_session = session
+
+
+class IcebergCatalogResource(dg.ConfigurableResource):
+    """PyIceberg view of catalog `lake`: metadata reads in milliseconds, no JVM."""
+
+    catalog_password: str | None = None
+    _catalog: Any = PrivateAttr(default=None)
+
+    def catalog(self):
+        if self._catalog is None:
+            from cs_platform.adapters.catalog import pyiceberg_catalog
+
+            settings = load_settings()
+            if self.catalog_password:
+                settings = settings.model_copy(update={"catalog_password": self.catalog_password})
+            self._catalog = pyiceberg_catalog(settings)
+        return self._catalog
+
+
+class DocumentDBResource(dg.ConfigurableResource):
+    """A pymongo client with DocumentDB-safe options (retryWrites=false, TLS in prod)."""
+
+    password: str | None = None
+    _client: Any = PrivateAttr(default=None)
+
+    def client(self):
+        if self._client is None:
+            import pymongo
+
+            settings = load_settings()
+            kwargs = settings.documentdb_client_kwargs()
+            if self.password:
+                kwargs["password"] = self.password
+            self._client = pymongo.MongoClient(settings.documentdb, **kwargs)
+        return self._client
+
+
+def _secret(name: str):
+    """An EnvVar when the variable is set (prod), else None: secrets never live in code or config."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def shared_resources() -> dict[str, Any]:
+    return {
+        "settings": SettingsResource(),
+        "pyspark": LakeSparkResource(),
+        "pyspark_hive": LakeSparkResource(hive=True),
+        "iceberg": IcebergCatalogResource(catalog_password=_secret("CSP_CATALOG_PASSWORD")),
+        "documentdb": DocumentDBResource(password=_secret("CSP_DOCUMENTDB_PASSWORD")),
+    }
