@@ -1,0 +1,180 @@
+"""The CS lake tables (DESIGN 3.2): names, DDL and the idempotent MERGE statements.
+
+Every statement is built here from validated identifiers. Sources of the MERGEs are temp views
+registered by the caller on the session that runs the statement (in foreachBatch: the batch
+DataFrame's session).
+
+Layout: events and quarantine are partitioned by `days(landing_hour)` (reconciliation and
+backfill work hour by hour); tickets by `bucket(16, ticket_id)` with merge-on-read, so a batch
+that touches a few tickets writes small delete files instead of rewriting buckets (maintenance
+compacts them).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from cs_platform.adapters.identifiers import qualified, validate_identifier
+
+EVENTS_DDL = """
+    event_id STRING NOT NULL, event_type STRING NOT NULL, ticket_id STRING NOT NULL, seq BIGINT NOT NULL,
+    occurred_at TIMESTAMP NOT NULL, customer_id STRING, channel STRING, priority STRING, agent_id STRING,
+    author STRING, status STRING, csat_score INT, source_file STRING NOT NULL, line_number BIGINT NOT NULL,
+    landing_hour TIMESTAMP NOT NULL, ingested_at TIMESTAMP NOT NULL
+"""
+EVENT_COLUMNS = [
+    "event_id", "event_type", "ticket_id", "seq", "occurred_at", "customer_id", "channel", "priority", "agent_id",
+    "author", "status", "csat_score", "source_file", "line_number", "landing_hour", "ingested_at",
+]
+
+QUARANTINE_DDL = """
+    raw_line STRING, source_file STRING NOT NULL, line_number BIGINT NOT NULL, landing_hour TIMESTAMP,
+    reason STRING NOT NULL, ingested_at TIMESTAMP NOT NULL
+"""
+QUARANTINE_COLUMNS = ["raw_line", "source_file", "line_number", "landing_hour", "reason", "ingested_at"]
+
+TICKETS_DDL = """
+    ticket_id STRING NOT NULL, customer_id STRING, channel STRING, created_at TIMESTAMP, status STRING NOT NULL,
+    priority STRING NOT NULL, agent_id STRING, csat_score INT, message_count BIGINT NOT NULL,
+    first_response_at TIMESTAMP, resolved_at TIMESTAMP, last_seq BIGINT NOT NULL, updated_at TIMESTAMP NOT NULL,
+    event_count BIGINT NOT NULL
+"""
+TICKET_VALUE_COLUMNS = [
+    "customer_id", "channel", "created_at", "status", "priority", "agent_id", "csat_score", "message_count",
+    "first_response_at", "resolved_at", "last_seq", "updated_at", "event_count",
+]
+
+_COMMON_PROPS = {
+    "format-version": "2",
+    "write.distribution-mode": "hash",
+    "write.parquet.compression-codec": "zstd",
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "50",
+}
+_TICKETS_PROPS = {
+    **_COMMON_PROPS,
+    "write.merge.mode": "merge-on-read",
+    "write.update.mode": "merge-on-read",
+    "write.delete.mode": "merge-on-read",
+}
+
+_MERGE_RETRIES = 5
+
+
+def _props(props: dict[str, str]) -> str:
+    return ", ".join(f"'{k}'='{v}'" for k, v in props.items())
+
+
+@dataclass(frozen=True)
+class LakeTables:
+    """Names and statements of one namespace's CS tables (tests use their own namespace)."""
+
+    namespace: str = "cs"
+    catalog: str = "lake"
+
+    def __post_init__(self):
+        validate_identifier(self.namespace, "namespace")
+        validate_identifier(self.catalog, "catalog")
+
+    def _name(self, table: str) -> str:
+        return qualified(self.catalog, self.namespace, table)
+
+    @property
+    def events(self) -> str:
+        return self._name("events")
+
+    @property
+    def events_quarantine(self) -> str:
+        return self._name("events_quarantine")
+
+    @property
+    def tickets(self) -> str:
+        return self._name("tickets")
+
+    def identifier(self, table: str) -> tuple[str, str]:
+        """(namespace, table) for PyIceberg's `load_table`."""
+        return (self.namespace, validate_identifier(table, "table"))
+
+    def ensure(self, spark) -> None:
+        """Create the namespace and the three tables when absent (idempotent)."""
+        spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {qualified(self.catalog, self.namespace)}")
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {self.events} ({EVENTS_DDL}) USING iceberg "
+            f"PARTITIONED BY (days(landing_hour)) TBLPROPERTIES ({_props(_COMMON_PROPS)})"
+        )
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {self.events_quarantine} ({QUARANTINE_DDL}) USING iceberg "
+            f"PARTITIONED BY (days(landing_hour)) TBLPROPERTIES ({_props(_COMMON_PROPS)})"
+        )
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {self.tickets} ({TICKETS_DDL}) USING iceberg "
+            f"PARTITIONED BY (bucket(16, ticket_id)) TBLPROPERTIES ({_props(_TICKETS_PROPS)})"
+        )
+
+    # ---- MERGE statements -------------------------------------------------------------------
+
+    def merge_quarantine_sql(self, source_view: str) -> str:
+        """Insert-if-absent keyed by (source_file, line_number): each invalid line lands once."""
+        src = qualified(source_view)
+        cols = ", ".join(QUARANTINE_COLUMNS)
+        vals = ", ".join(f"s.{c}" for c in QUARANTINE_COLUMNS)
+        return (
+            f"MERGE INTO {self.events_quarantine} t USING {src} s "
+            f"ON t.source_file = s.source_file AND t.line_number = s.line_number "
+            f"AND t.landing_hour <=> s.landing_hour "
+            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+        )
+
+    def merge_events_sql(self, source_view: str) -> str:
+        """Insert-if-absent by event_id: a re-delivered event keeps its first committed row."""
+        src = qualified(source_view)
+        cols = ", ".join(EVENT_COLUMNS)
+        vals = ", ".join(f"s.{c}" for c in EVENT_COLUMNS)
+        return (
+            f"MERGE INTO {self.events} t USING {src} s ON t.event_id = s.event_id "
+            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+        )
+
+    def merge_tickets_sql(self, source_view: str) -> str:
+        """Upsert of refolded ticket state; rows whose every field is equal are left alone."""
+        src = qualified(source_view)
+        differs = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in TICKET_VALUE_COLUMNS)
+        sets = ", ".join(f"t.{c} = s.{c}" for c in TICKET_VALUE_COLUMNS)
+        cols = ", ".join(["ticket_id", *TICKET_VALUE_COLUMNS])
+        vals = ", ".join(f"s.{c}" for c in ["ticket_id", *TICKET_VALUE_COLUMNS])
+        return (
+            f"MERGE INTO {self.tickets} t USING {src} s ON t.ticket_id = s.ticket_id "
+            f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets} "
+            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+        )
+
+    # ---- running them -----------------------------------------------------------------------
+
+    def current_snapshot(self, spark, table: str) -> tuple[int | None, dict[str, str]]:
+        """(snapshot id, summary) of the table's current snapshot, or (None, {}) when empty."""
+        rows = spark.sql(
+            f"SELECT s.snapshot_id, s.summary FROM {table}.snapshots s "
+            f"JOIN {table}.history h ON s.snapshot_id = h.snapshot_id "
+            f"WHERE h.is_current_ancestor ORDER BY h.made_current_at DESC LIMIT 1"
+        ).collect()
+        if not rows:
+            return None, {}
+        return rows[0]["snapshot_id"], dict(rows[0]["summary"] or {})
+
+    def run_merge(self, spark, table: str, statement: str) -> tuple[int | None, int]:
+        """Run a MERGE (retrying when a concurrent compaction invalidated it); return the
+        current snapshot id and the number of records the MERGE added (0 when it committed nothing)."""
+        before, _ = self.current_snapshot(spark, table)
+        for attempt in range(_MERGE_RETRIES):
+            try:
+                spark.sql(statement)
+                break
+            except Exception as exc:  # py4j surfaces Java exceptions by message only
+                if "ValidationException" not in str(exc) or attempt == _MERGE_RETRIES - 1:
+                    raise
+                spark.sql(f"REFRESH TABLE {table}")
+                time.sleep(0.5 * (attempt + 1))
+        after, summary = self.current_snapshot(spark, table)
+        added = int(summary.get("added-records", 0)) if after != before else 0
+        return after, added
