@@ -177,17 +177,21 @@ class Settings(BaseSettings):
             kwargs.update(tls=True, tlsCAFile=str(self.documentdb_tls_ca_file))
         return kwargs
 
-    def public_locations(self) -> dict[str, str]:
-        """What `csp services status --json` prints: every location, secrets excluded."""
-        return {
+    def public_locations(self, with_services: bool = True) -> dict[str, str]:
+        """What `csp services status --json` prints: every location, secrets excluded.
+
+        Without services (not running locally) the service URIs are left out rather than guessed."""
+        locations = {
             "profile": self.profile.value,
             "home": str(self.home_dir),
             "landing_uri": self.landing,
             "warehouse_uri": self.warehouse,
             "checkpoint_uri": self.checkpoint,
-            "catalog_uri": redact_uri(self.catalog),
-            "documentdb_uri": redact_uri(self.documentdb),
         }
+        if with_services:
+            locations["catalog_uri"] = redact_uri(self.catalog)
+            locations["documentdb_uri"] = redact_uri(self.documentdb)
+        return locations
 
     def __repr_args__(self):  # keep secrets out of reprs and logs
         for key, value in super().__repr_args__():

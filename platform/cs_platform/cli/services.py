@@ -11,20 +11,19 @@ from cs_platform.settings import load_settings
 
 
 def _print(statuses, as_json: bool, settings) -> None:
+    running = all(s.running for s in statuses.values())
+    configured = bool(settings.catalog_uri and settings.documentdb_uri)  # prod: nothing runs locally
+    locations = settings.public_locations(with_services=running or configured)
     if as_json:
         payload = {name: status.as_dict() for name, status in statuses.items()}
-        if all(s.running for s in statuses.values()):
-            payload.update(settings.public_locations())
-        else:
-            payload.update({k: v for k, v in settings.public_locations().items() if k not in ("catalog_uri", "documentdb_uri")})
+        payload.update(locations)
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
     for name, status in statuses.items():
         state = f"running on 127.0.0.1:{status.port} (pid {status.pid})" if status.running else "stopped"
         click.echo(f"{name:<11} {state}")
-    if all(s.running for s in statuses.values()):
-        for key, value in settings.public_locations().items():
-            click.echo(f"{key:<15} {value}")
+    for key, value in locations.items():
+        click.echo(f"{key:<15} {value}")
 
 
 @click.group()

@@ -1,0 +1,3 @@
+from cs_platform.cli import main
+
+main()

@@ -1,0 +1,135 @@
+"""Settings: defaults under CSP_HOME, env overrides, fail-fast errors naming the variable, secrets hidden."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cs_platform.adapters.jars import resolve_jars, MAVEN_PACKAGES
+from cs_platform.settings import Profile, SettingsError, load_settings, redact_uri
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    for var in ("CSP_LANDING_URI", "CSP_WAREHOUSE_URI", "CSP_CHECKPOINT_URI", "CSP_CATALOG_URI",
+                "CSP_DOCUMENTDB_URI", "CSP_PROFILE", "CSP_SPARK_PACKAGES", "CSP_DOCUMENTDB_TLS_CA_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CSP_HOME", str(tmp_path / "home"))
+    return monkeypatch
+
+
+def test_local_defaults_live_under_csp_home(env, tmp_path):
+    settings = load_settings()
+    home = (tmp_path / "home").resolve()
+    assert settings.profile is Profile.LOCAL
+    assert settings.landing == (home / "landing").as_uri()
+    assert settings.warehouse == (home / "warehouse").as_uri()
+    assert settings.checkpoint == (home / "checkpoints").as_uri()
+
+
+def test_env_overrides_locations(env):
+    env.setenv("CSP_LANDING_URI", "s3://raw-bucket/firehose/")
+    env.setenv("CSP_CATALOG_URI", "postgresql+psycopg://lake@db.internal:5432/iceberg")
+    settings = load_settings()
+    assert settings.landing == "s3://raw-bucket/firehose"
+    assert settings.catalog == "postgresql+psycopg://lake@db.internal:5432/iceberg"
+
+
+def test_bad_uri_names_the_variable(env):
+    env.setenv("CSP_WAREHOUSE_URI", "hdfs://namenode/warehouse")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "invalid settings: CSP_WAREHOUSE_URI: must be a file:// or s3:// URI, got 'hdfs://namenode/warehouse'"
+    )
+
+
+def test_bad_number_names_the_variable(env):
+    env.setenv("CSP_STREAM_TRIGGER_SECONDS", "soon")
+    with pytest.raises(SettingsError, match=r"^invalid settings: CSP_STREAM_TRIGGER_SECONDS: "):
+        load_settings()
+
+
+def test_bad_profile_names_the_variable(env):
+    env.setenv("CSP_PROFILE", "staging")
+    with pytest.raises(SettingsError, match=r"^invalid settings: CSP_PROFILE: Input should be 'local' or 'prod'$"):
+        load_settings()
+
+
+def test_prod_requires_tls_to_documentdb(env):
+    env.setenv("CSP_PROFILE", "prod")
+    env.setenv("CSP_LANDING_URI", "s3://raw/firehose")
+    env.setenv("CSP_WAREHOUSE_URI", "s3://lake/warehouse")
+    env.setenv("CSP_CHECKPOINT_URI", "s3://lake/checkpoints")
+    env.setenv("CSP_CATALOG_URI", "postgresql+psycopg://lake@rds:5432/iceberg")
+    env.setenv("CSP_DOCUMENTDB_URI", "mongodb://docdb:27017/?replicaSet=rs0")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert str(err.value) == (
+        "invalid settings: CSP_DOCUMENTDB_TLS_CA_FILE is required in the prod profile (DocumentDB needs TLS)"
+    )
+    env.setenv("CSP_DOCUMENTDB_TLS_CA_FILE", "/etc/ssl/rds-global-bundle.pem")
+    settings = load_settings()
+    kwargs = settings.documentdb_client_kwargs()
+    assert kwargs["retryWrites"] is False
+    assert kwargs["tls"] is True and kwargs["tlsCAFile"] == "/etc/ssl/rds-global-bundle.pem"
+    assert resolve_jars(settings).packages == MAVEN_PACKAGES
+
+
+def test_prod_checkpoints_never_on_local_storage(env):
+    env.setenv("CSP_PROFILE", "prod")
+    for var, value in {"CSP_LANDING_URI": "s3://raw/f", "CSP_WAREHOUSE_URI": "s3://lake/w",
+                       "CSP_CHECKPOINT_URI": "file:///mnt/hdfs/checkpoints",
+                       "CSP_CATALOG_URI": "postgresql+psycopg://lake@rds/iceberg",
+                       "CSP_DOCUMENTDB_URI": "mongodb://docdb:27017", "CSP_DOCUMENTDB_TLS_CA_FILE": "/ca.pem"}.items():
+        env.setenv(var, value)
+    with pytest.raises(SettingsError, match="CSP_CHECKPOINT_URI must be on S3 in the prod profile"):
+        load_settings()
+
+
+def test_secrets_never_rendered(env):
+    env.setenv("CSP_DOCUMENTDB_PASSWORD", "hunter2-secret")
+    env.setenv("CSP_ALERT_WEBHOOK_URL", "https://hooks.example/T000/very-secret")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings) and "very-secret" not in repr(settings)
+    assert "hunter2" not in str(settings.model_dump())
+    assert settings.documentdb_client_kwargs()["password"] == "hunter2-secret"
+
+
+def test_password_in_documentdb_uri_is_refused_without_echoing_it(env):
+    env.setenv("CSP_DOCUMENTDB_URI", "mongodb://app:s3cr3t@docdb:27017")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "s3cr3t" not in str(err.value)
+    assert "CSP_DOCUMENTDB_URI: must not contain a password: set CSP_DOCUMENTDB_PASSWORD instead" in str(err.value)
+
+
+def test_redact_uri():
+    assert redact_uri("postgresql+psycopg://lake:pw@db:5432/iceberg") == "postgresql+psycopg://lake:***@db:5432/iceberg"
+    assert redact_uri("mongodb://127.0.0.1:1/") == "mongodb://127.0.0.1:1/"
+
+
+def test_spark_packages_setting(env):
+    env.setenv("CSP_SPARK_PACKAGES", "maven")
+    assert resolve_jars(load_settings()).packages == MAVEN_PACKAGES
+    env.setenv("CSP_SPARK_PACKAGES", "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0")
+    assert resolve_jars(load_settings()).packages == ("org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0",)
+    env.setenv("CSP_SPARK_PACKAGES", "yes please")
+    with pytest.raises(SettingsError, match="^CSP_SPARK_PACKAGES: expected 'maven'"):
+        resolve_jars(load_settings())
+    env.delenv("CSP_SPARK_PACKAGES")
+    jars = resolve_jars(load_settings()).jars
+    assert Path(jars[0]).name == "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
+    assert Path(jars[1]).name.startswith("postgresql")
+
+
+def test_cli_reports_bad_setting_and_exits_2(env):
+    env.setenv("CSP_CHECKPOINT_URI", "ftp://nope")
+    result = subprocess.run([sys.executable, "-m", "cs_platform.cli", "services", "status"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: invalid settings: CSP_CHECKPOINT_URI: must be a file:// or s3:// URI, got 'ftp://nope'"
+    )
