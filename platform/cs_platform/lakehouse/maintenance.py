@@ -1,0 +1,212 @@
+"""Iceberg maintenance through Spark procedures, one step at a time, each with before/after health.
+
+Order per table: rewrite_data_files -> rewrite_position_delete_files -> expire_snapshots ->
+rewrite_manifests -> remove_orphan_files. Compaction touches only files with rows older than the
+current hour and commits file groups separately (partial progress), so a streaming MERGE that
+conflicts loses at most one group; conflicts are retried and, if they persist, reported in the
+step result rather than raised, because nothing is lost by skipping a compaction.
+PyIceberg 0.12 can neither compact nor delete files, hence Spark.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from cs_platform.lakehouse.health import TableHealth, current_hour, probe
+from cs_platform.lakehouse.policy import MaintenancePolicy
+from cs_platform.lakehouse.retry import ConflictRetriesExhausted, first_line, retry_on_conflict
+from cs_platform.lakehouse.table_ops import TableRef, timestamp_literal
+
+log = logging.getLogger(__name__)
+
+STEPS = (
+    "rewrite_data_files",
+    "rewrite_position_delete_files",
+    "expire_snapshots",
+    "rewrite_manifests",
+    "remove_orphan_files",
+)
+
+
+@dataclass
+class StepResult:
+    table: str
+    step: str
+    status: str  # done | skipped | dry_run | conflict
+    reason: str = ""
+    outcome: dict = field(default_factory=dict)
+    conflicts_retried: int = 0
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+
+    def metadata(self) -> dict:
+        """Flat before/after numbers for Dagster metadata."""
+        flat = {"table": self.table, "step": self.step, "status": self.status, "reason": self.reason,
+                "conflicts_retried": self.conflicts_retried}
+        flat.update({f"result_{k}": v for k, v in self.outcome.items() if isinstance(v, (int, float, str, bool))})
+        for key in ("data_files", "small_files", "delete_files", "snapshots", "manifests", "data_bytes", "records"):
+            if key in self.before:
+                flat[f"before_{key}"] = self.before[key]
+            if key in self.after:
+                flat[f"after_{key}"] = self.after[key]
+        return flat
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Maintainer:
+    """Runs the maintenance steps of one table with a Spark session and a PyIceberg catalog."""
+
+    def __init__(self, spark, catalog, ref: TableRef, policy: MaintenancePolicy, now: datetime | None = None,
+                 dry_run: bool = False, conflict_attempts: int = 4):
+        self.spark = spark
+        self.catalog = catalog
+        self.ref = ref
+        self.policy = policy
+        self.now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        self.dry_run = dry_run
+        self.conflict_attempts = conflict_attempts
+
+    # ---- plumbing ----------------------------------------------------------------------------
+
+    def health(self) -> TableHealth:
+        return probe(self.catalog, self.ref, self.policy, self.now)
+
+    def _call(self, procedure: str, **args: str) -> list[dict]:
+        """CALL with literal arguments only (Iceberg requires literals); values are built here."""
+        rendered = ", ".join([f"table => {self.ref.procedure_arg}"] + [f"{k} => {v}" for k, v in args.items()])
+        sql = f"CALL {self.ref.procedure(procedure)}({rendered})"
+        log.info("%s", sql)
+        return [row.asDict(recursive=True) for row in self.spark.sql(sql).collect()]
+
+    def _step(self, step: str, pays: bool, reason: str, action: Callable[[], dict]) -> StepResult:
+        before = self.health()
+        result = StepResult(str(self.ref), step, "done", before=before.metadata())
+        if not (pays and before.pays.get(step, True)):
+            result.status, result.reason, result.after = "skipped", reason, result.before
+            return result
+        conflicts: list[str] = []
+
+        def record(attempt: int, exc: BaseException) -> None:
+            conflicts.append(first_line(exc))
+
+        try:
+            result.outcome = retry_on_conflict(action, attempts=self.conflict_attempts, on_conflict=record)
+        except ConflictRetriesExhausted as exc:
+            result.status, result.reason = "conflict", str(exc)
+        result.conflicts_retried = len(conflicts)
+        if self.dry_run and result.status == "done":
+            result.status = "dry_run"
+        result.after = self.health().metadata()
+        return result
+
+    def apply_table_properties(self) -> None:
+        """Commit retries on the table itself, so concurrent writers retry at the commit level first."""
+        props = ", ".join(f"'{k}' = '{v}'" for k, v in self.policy.table_properties().items())
+        self.spark.sql(f"ALTER TABLE {self.ref.sql} SET TBLPROPERTIES ({props})")
+
+    # ---- steps --------------------------------------------------------------------------------
+
+    def compaction_filter(self) -> str | None:
+        """The `where` literal: rows older than the current hour (None when the table has no time column)."""
+        columns = {f.name for f in self.catalog.load_table(self.ref.identifier).schema().fields}
+        if self.policy.time_column is None or self.policy.time_column not in columns:
+            return None
+        cutoff = current_hour(self.now).strftime("%Y-%m-%d %H:%M:%S")
+        return f'{self.policy.time_column} < TIMESTAMP "{cutoff}"'
+
+    def rewrite_data_files(self) -> StepResult:
+        where = self.compaction_filter()
+
+        def run() -> dict:
+            if self.dry_run:
+                return {"where": where or ""}
+            args = {
+                "strategy": f"'{self.policy.strategy}'",
+                "options": _options_map({
+                    "min-input-files": self.policy.min_input_files,
+                    "target-file-size-bytes": self.policy.target_file_size_bytes,
+                    "partial-progress.enabled": "true",
+                    "partial-progress.max-commits": 10,
+                    "max-concurrent-file-group-rewrites": 2,
+                }),
+            }
+            if self.policy.strategy == "sort":
+                args["sort_order"] = "'" + ", ".join(f"{c} ASC NULLS LAST" for c in self.policy.sort_order) + "'"
+            if where:
+                args["where"] = f"'{where}'"
+            rows = self._call("rewrite_data_files", **args)
+            return {**_first(rows), "where": where or ""}
+
+        return self._step("rewrite_data_files", True, "probe: no partition has enough small files older than the current hour", run)
+
+    def rewrite_position_delete_files(self) -> StepResult:
+        def run() -> dict:
+            if self.dry_run:
+                return {}
+            rows = self._call("rewrite_position_delete_files", options=_options_map({"min-input-files": 2}))
+            return _first(rows)
+
+        return self._step("rewrite_position_delete_files", True, "probe: no delete files", run)
+
+    def expire_snapshots(self) -> StepResult:
+        cutoff = self.policy.snapshot_cutoff(self.now)
+
+        def run() -> dict:
+            if self.dry_run:
+                return {"older_than": cutoff.isoformat()}
+            rows = self._call("expire_snapshots", older_than=timestamp_literal(cutoff),
+                              retain_last=str(self.policy.retain_last_snapshots), stream_results="true")
+            return {**_first(rows), "older_than": cutoff.isoformat()}
+
+        return self._step("expire_snapshots", True, "probe: few and young snapshots", run)
+
+    def rewrite_manifests(self) -> StepResult:
+        def run() -> dict:
+            if self.dry_run:
+                return {}
+            return _first(self._call("rewrite_manifests"))
+
+        return self._step("rewrite_manifests", True, f"probe: fewer than {self.policy.manifest_min_count} manifests", run)
+
+    def list_orphans(self) -> list[str]:
+        rows = self._call("remove_orphan_files", older_than=timestamp_literal(self.policy.orphan_cutoff(self.now)),
+                          dry_run="true")
+        return sorted(r["orphan_file_location"] for r in rows)
+
+    def remove_orphan_files(self) -> StepResult:
+        def run() -> dict:
+            listed = self.list_orphans()
+            if self.dry_run or not listed:
+                return {"orphans_listed": len(listed), "orphans_deleted": 0, "orphan_files": listed[:100]}
+            rows = self._call("remove_orphan_files", older_than=timestamp_literal(self.policy.orphan_cutoff(self.now)))
+            deleted = sorted(r["orphan_file_location"] for r in rows)
+            return {"orphans_listed": len(listed), "orphans_deleted": len(deleted), "orphan_files": deleted[:100]}
+
+        return self._step("remove_orphan_files", True, "", run)
+
+    def run(self, steps: tuple[str, ...] = STEPS) -> list[StepResult]:
+        unknown = set(steps) - set(STEPS)
+        if unknown:
+            raise ValueError(f"unknown maintenance steps {sorted(unknown)}: choose from {', '.join(STEPS)}")
+        if not self.dry_run:
+            self.apply_table_properties()
+        return [getattr(self, step)() for step in STEPS if step in steps]
+
+
+def _options_map(options: dict) -> str:
+    return "map(" + ", ".join(f"'{k}', '{v}'" for k, v in options.items()) + ")"
+
+
+def _first(rows: list[dict]) -> dict:
+    return dict(rows[0]) if rows else {}
+
+
+def existing_tables(catalog, names) -> list[TableRef]:
+    """The given tables that exist in the catalog (maintenance skips tables not yet created)."""
+    refs = [TableRef.parse(n) if isinstance(n, str) else n for n in names]
+    return [ref for ref in refs if catalog.table_exists(ref.identifier)]

@@ -1,0 +1,302 @@
+"""Operator table operations on Iceberg: history, time travel, rollback, tags, schema evolution.
+
+Every name and type is validated before it reaches SQL (``cs_platform.adapters.identifiers``
+and the type allow-list below); snapshot ids are integers and timestamps are parsed and
+re-formatted here, so no user text is pasted into a statement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cs_platform.adapters.identifiers import InvalidIdentifier, table_name, validate_identifier
+
+
+class TableOpError(ValueError):
+    """An operation cannot be applied as asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A validated Iceberg table name: what SQL, Iceberg procedures and PyIceberg each expect."""
+
+    catalog: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def parse(cls, name: str, default_namespace: str = "cs") -> "TableRef":
+        quoted = table_name(name, default_namespace=default_namespace)
+        catalog, namespace, table = (part.strip("`") for part in quoted.split("."))
+        return cls(catalog, namespace, table)
+
+    @property
+    def sql(self) -> str:
+        return f"`{self.catalog}`.`{self.namespace}`.`{self.name}`"
+
+    @property
+    def procedure_arg(self) -> str:
+        """The `table => '...'` literal of an Iceberg CALL (safe: parts are plain identifiers)."""
+        return f"'{self.namespace}.{self.name}'"
+
+    def procedure(self, name: str) -> str:
+        return f"`{self.catalog}`.system.{validate_identifier(name, 'procedure')}"
+
+    @property
+    def identifier(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+    def __str__(self) -> str:
+        return f"{self.catalog}.{self.namespace}.{self.name}"
+
+
+# ---- literals ---------------------------------------------------------------------------------
+
+def parse_timestamp(value: str | datetime) -> datetime:
+    """An ISO-8601 timestamp (naive means UTC), as an aware UTC datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise TableOpError(f"invalid timestamp {value!r}: use ISO-8601, e.g. 2026-11-26T10:15:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def timestamp_literal(value: str | datetime) -> str:
+    """`TIMESTAMP '...'` in UTC (the platform's sessions run in UTC), millisecond precision."""
+    moment = parse_timestamp(value)
+    return f"TIMESTAMP '{moment.strftime('%Y-%m-%d %H:%M:%S')}.{moment.microsecond // 1000:03d}'"
+
+
+def snapshot_id_literal(value) -> str:
+    try:
+        snapshot_id = int(value)
+    except (TypeError, ValueError):
+        raise TableOpError(f"invalid snapshot id {value!r}: expected an integer") from None
+    return str(snapshot_id)
+
+
+_SIMPLE_TYPES = {
+    "string": "string", "int": "int", "integer": "int", "bigint": "bigint", "long": "bigint",
+    "float": "float", "double": "double", "boolean": "boolean", "date": "date",
+    "timestamp": "timestamp", "timestamp_ntz": "timestamp_ntz", "binary": "binary",
+}
+_DECIMAL = re.compile(r"^decimal\(\s*(\d{1,2})\s*,\s*(\d{1,2})\s*\)$")
+_WIDENINGS = {("int", "bigint"), ("float", "double")}
+
+
+def column_type(value: str) -> str:
+    """A Spark SQL column type from the allow-list (primitive types and decimal(p,s))."""
+    text = str(value).strip().lower()
+    if text in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[text]
+    match = _DECIMAL.match(text)
+    if match and 1 <= int(match.group(1)) <= 38 and int(match.group(2)) <= int(match.group(1)):
+        return f"decimal({int(match.group(1))},{int(match.group(2))})"
+    raise TableOpError(
+        f"invalid column type {value!r}: use one of {', '.join(sorted(set(_SIMPLE_TYPES.values())))} or decimal(p,s)"
+    )
+
+
+def check_widening(current: str, new: str) -> None:
+    """Iceberg allows only safe promotions: int -> bigint, float -> double, decimal precision up."""
+    if current == new:
+        raise TableOpError(f"column is already {new}")
+    if (current, new) in _WIDENINGS:
+        return
+    old_dec, new_dec = _DECIMAL.match(current), _DECIMAL.match(new)
+    if old_dec and new_dec and old_dec.group(2) == new_dec.group(2) and int(new_dec.group(1)) > int(old_dec.group(1)):
+        return
+    raise TableOpError(
+        f"cannot widen {current} to {new}: allowed are int -> bigint, float -> double, decimal(p,s) -> decimal(P,s) with P > p"
+    )
+
+
+def column(name: str) -> str:
+    return f"`{validate_identifier(name, 'column name')}`"
+
+
+# ---- metadata (PyIceberg: no JVM) ---------------------------------------------------------------
+
+def _load(catalog, ref: TableRef):
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        return catalog.load_table(ref.identifier)
+    except NoSuchTableError:
+        raise TableOpError(f"table {ref} does not exist") from None
+
+
+def history(catalog, ref: TableRef) -> list[dict]:
+    """When each snapshot became current, and whether it is still an ancestor of the current one."""
+    table = _load(catalog, ref)
+    rows = table.inspect.history().to_pylist()
+    return [{**row, "made_current_at": _utc(row["made_current_at"])} for row in rows]
+
+
+def snapshots(catalog, ref: TableRef) -> list[dict]:
+    table = _load(catalog, ref)
+    current = table.current_snapshot()
+    result = []
+    for row in table.inspect.snapshots().to_pylist():
+        summary = dict(row.get("summary") or [])
+        result.append({
+            "snapshot_id": row["snapshot_id"],
+            "parent_id": row["parent_id"],
+            "committed_at": _utc(row["committed_at"]),
+            "operation": row["operation"],
+            "current": current is not None and row["snapshot_id"] == current.snapshot_id,
+            "added_records": int(summary.get("added-records", 0)),
+            "deleted_records": int(summary.get("deleted-records", 0)),
+            "total_records": int(summary.get("total-records", 0)),
+        })
+    return result
+
+
+def refs(catalog, ref: TableRef) -> dict[str, int]:
+    table = _load(catalog, ref)
+    return {name: r.snapshot_id for name, r in table.metadata.refs.items()}
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+# ---- Spark operations ----------------------------------------------------------------------------
+
+def read(spark, ref: TableRef, at_snapshot: int | None = None, at_timestamp: str | datetime | None = None):
+    """The table as it was at a snapshot or at a moment (time travel), as a DataFrame."""
+    if at_snapshot is not None and at_timestamp is not None:
+        raise TableOpError("give either a snapshot or a timestamp, not both")
+    sql = f"SELECT * FROM {ref.sql}"
+    if at_snapshot is not None:
+        sql += f" VERSION AS OF {snapshot_id_literal(at_snapshot)}"
+    elif at_timestamp is not None:
+        sql += f" TIMESTAMP AS OF {timestamp_literal(at_timestamp)}"
+    return spark.sql(sql)
+
+
+def current_snapshot_id(spark, ref: TableRef) -> int | None:
+    rows = spark.sql(
+        f"SELECT snapshot_id FROM {ref.sql}.history WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1"
+    ).collect()
+    return rows[0].snapshot_id if rows else None
+
+
+def snapshot_current_at(spark, ref: TableRef, moment: str | datetime) -> int:
+    """The snapshot that was the table's state at ``moment`` (from the snapshot log)."""
+    rows = spark.sql(
+        f"SELECT snapshot_id FROM {ref.sql}.history WHERE made_current_at <= {timestamp_literal(moment)} "
+        "ORDER BY made_current_at DESC LIMIT 1"
+    ).collect()
+    if not rows:
+        raise TableOpError(f"table {ref} has no snapshot at or before {parse_timestamp(moment).isoformat()}")
+    return rows[0].snapshot_id
+
+
+def rollback(spark, ref: TableRef, to_snapshot: int | None = None, to_timestamp: str | datetime | None = None) -> dict:
+    """Make a snapshot current again: backwards (rollback) or forwards (after a rollback).
+
+    By timestamp, the target is the snapshot that was current at that moment, so a rollback
+    can itself be undone by rolling forward to a later moment.
+    """
+    if (to_snapshot is None) == (to_timestamp is None):
+        raise TableOpError("give exactly one of a snapshot id or a timestamp to roll back to")
+    target = snapshot_id_literal(to_snapshot) if to_snapshot is not None else str(snapshot_current_at(spark, ref, to_timestamp))
+    known = spark.sql(f"SELECT snapshot_id FROM {ref.sql}.snapshots WHERE snapshot_id = {target}").collect()
+    if not known:
+        raise TableOpError(f"snapshot {target} does not exist in {ref} (expired, or never existed)")
+    previous = current_snapshot_id(spark, ref)
+    if previous is not None and int(target) == previous:
+        return {"previous_snapshot_id": previous, "current_snapshot_id": previous, "changed": False}
+    ancestor = spark.sql(
+        f"SELECT 1 FROM {ref.sql}.history WHERE is_current_ancestor AND snapshot_id = {target}"
+    ).collect()
+    procedure = "rollback_to_snapshot" if ancestor else "set_current_snapshot"
+    spark.sql(f"CALL {ref.procedure(procedure)}(table => {ref.procedure_arg}, snapshot_id => {target})").collect()
+    return {"previous_snapshot_id": previous, "current_snapshot_id": int(target), "changed": True, "procedure": procedure}
+
+
+def tag(spark, ref: TableRef, tag_name: str, snapshot_id: int | None = None, retain_days: int | None = None) -> dict:
+    """Name a snapshot (default: the current one) so that snapshot expiry keeps it."""
+    name = validate_identifier(tag_name, "tag name")
+    target = snapshot_id_literal(snapshot_id) if snapshot_id is not None else current_snapshot_id(spark, ref)
+    if target is None:
+        raise TableOpError(f"table {ref} has no snapshot to tag")
+    sql = f"ALTER TABLE {ref.sql} CREATE OR REPLACE TAG `{name}` AS OF VERSION {target}"
+    if retain_days is not None:
+        if int(retain_days) < 1:
+            raise TableOpError("retain_days must be >= 1")
+        sql += f" RETAIN {int(retain_days)} DAYS"
+    spark.sql(sql)
+    return {"tag": name, "snapshot_id": int(target)}
+
+
+def _field_type(spark, ref: TableRef, name: str) -> str:
+    validate_identifier(name, "column name")
+    for field in spark.table(ref.sql).schema.fields:
+        if field.name == name:
+            return field.dataType.simpleString()
+    raise TableOpError(f"column {name!r} does not exist in {ref}")
+
+
+def _position(first: bool, after: str | None) -> str:
+    if first and after:
+        raise TableOpError("give either first or after, not both")
+    if first:
+        return " FIRST"
+    if after:
+        return f" AFTER {column(after)}"
+    return ""
+
+
+def add_column(spark, ref: TableRef, name: str, type_: str, first: bool = False, after: str | None = None,
+               comment: str | None = None) -> dict:
+    col_type = column_type(type_)
+    sql = f"ALTER TABLE {ref.sql} ADD COLUMN {column(name)} {col_type}"
+    if comment:
+        sql += " COMMENT " + _string_literal(comment)
+    spark.sql(sql + _position(first, after))
+    return {"added": name, "type": col_type}
+
+
+def rename_column(spark, ref: TableRef, old: str, new: str) -> dict:
+    _field_type(spark, ref, old)
+    spark.sql(f"ALTER TABLE {ref.sql} RENAME COLUMN {column(old)} TO {column(new)}")
+    return {"renamed": old, "to": new}
+
+
+def widen_column(spark, ref: TableRef, name: str, new_type: str) -> dict:
+    target = column_type(new_type)
+    current = _field_type(spark, ref, name)
+    check_widening(current, target)
+    spark.sql(f"ALTER TABLE {ref.sql} ALTER COLUMN {column(name)} TYPE {target}")
+    return {"column": name, "from": current, "to": target}
+
+
+def reorder_column(spark, ref: TableRef, name: str, first: bool = False, after: str | None = None) -> dict:
+    position = _position(first, after)
+    if not position:
+        raise TableOpError("give first or after to reorder a column")
+    _field_type(spark, ref, name)
+    spark.sql(f"ALTER TABLE {ref.sql} ALTER COLUMN {column(name)}{position}")
+    return {"column": name, "position": position.strip()}
+
+
+def _string_literal(text: str) -> str:
+    if not re.fullmatch(r"[\w .,:;()/-]{0,200}", text):
+        raise TableOpError("comment may hold letters, digits, spaces and .,:;()/- only (max 200 characters)")
+    return f"'{text}'"
+
+
+__all__ = [
+    "InvalidIdentifier", "TableOpError", "TableRef", "add_column", "check_widening", "column_type", "history",
+    "parse_timestamp", "read", "refs", "rename_column", "reorder_column", "rollback", "snapshot_current_at",
+    "snapshots", "tag", "timestamp_literal", "widen_column",
+]

@@ -1,0 +1,21 @@
+"""Fixtures of the maintenance tests: a fresh Iceberg namespace per test, dropped afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def namespace(spark, unique_name):
+    from cs_platform.adapters.identifiers import qualified
+
+    name = unique_name("mnt")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {qualified('lake', name)}")
+    yield name
+    for row in spark.sql(f"SHOW TABLES IN {qualified('lake', name)}").collect():
+        spark.sql(f"DROP TABLE IF EXISTS {qualified('lake', name, row.tableName)} PURGE")
+    spark.sql(f"DROP NAMESPACE IF EXISTS {qualified('lake', name)}")
+
+
+def table_rows(spark, ref, columns: str = "*") -> list[tuple]:
+    return sorted(tuple(r) for r in spark.sql(f"SELECT {columns} FROM {ref.sql}").collect())
