@@ -1,0 +1,70 @@
+"""Every SQL statement of the migration, built in one place from validated names."""
+
+from __future__ import annotations
+
+from cs_platform.adapters.identifiers import qualified, validate_identifier
+from cs_platform.lakehouse.migration.names import SESSION_CATALOG, MigrationNames
+
+SOURCE_PROPERTY = "csp.migration.source"
+STRATEGY_PROPERTY = "csp.migration.strategy"
+BACKUP_PROPERTY = "csp.migration.hive_backup"
+MIGRATED_TO_PROPERTY = "csp.migrated_to"
+
+
+def _literal(value: str) -> str:
+    if "'" in value or "\\" in value:
+        raise ValueError(f"unsafe SQL literal {value!r}")
+    return f"'{value}'"
+
+
+def create_target(names: MigrationNames, columns: list[tuple[str, str]], partition_columns: list[str],
+                  properties: dict[str, str]) -> str:
+    cols = ", ".join(f"`{validate_identifier(c)}` {t}" for c, t in columns)
+    return f"CREATE TABLE {names.target} ({cols}) USING iceberg{_partitioned_by(partition_columns)}{_tblproperties(properties)}"
+
+
+def ctas_target(names: MigrationNames, source_ref: str, partition_columns: list[str], properties: dict[str, str]) -> str:
+    return (f"CREATE TABLE {names.target} USING iceberg{_partitioned_by(partition_columns)}{_tblproperties(properties)} "
+            f"AS SELECT * FROM {source_ref}")
+
+
+def add_files(names: MigrationNames) -> str:
+    """CALL arguments must be literals: both names are validated identifiers, so quoting is safe."""
+    target = _literal(f"{names.target_namespace}.{names.target_table}")
+    source = _literal(f"{SESSION_CATALOG}.{names.source_db}.{names.source_table}")
+    return f"CALL {qualified(names.target_catalog)}.system.add_files(table => {target}, source_table => {source})"
+
+
+def rename_hive(names: MigrationNames, from_table: str, to_table: str) -> str:
+    return (f"ALTER TABLE {qualified(SESSION_CATALOG, names.source_db, from_table)} "
+            f"RENAME TO {qualified(names.source_db, to_table)}")
+
+
+def set_properties(table_ref: str, properties: dict[str, str]) -> str:
+    return f"ALTER TABLE {table_ref} SET TBLPROPERTIES ({_pairs(properties)})"
+
+
+def unset_property(table_ref: str, key: str) -> str:
+    return f"ALTER TABLE {table_ref} UNSET TBLPROPERTIES IF EXISTS ({_literal(key)})"
+
+
+def drop_target(names: MigrationNames, purge: bool) -> str:
+    return f"DROP TABLE IF EXISTS {names.target}" + (" PURGE" if purge else "")
+
+
+def create_namespace(names: MigrationNames) -> str:
+    return f"CREATE NAMESPACE IF NOT EXISTS {qualified(names.target_catalog, names.target_namespace)}"
+
+
+def _partitioned_by(partition_columns: list[str]) -> str:
+    if not partition_columns:
+        return ""
+    return " PARTITIONED BY (" + ", ".join(f"`{validate_identifier(c)}`" for c in partition_columns) + ")"
+
+
+def _pairs(properties: dict[str, str]) -> str:
+    return ", ".join(f"{_literal(k)}={_literal(v)}" for k, v in properties.items())
+
+
+def _tblproperties(properties: dict[str, str]) -> str:
+    return f" TBLPROPERTIES ({_pairs(properties)})" if properties else ""
