@@ -1,0 +1,108 @@
+"""THE streaming query: landing files -> foreachBatch(process_batch), one per checkpoint.
+
+`once=True` runs `trigger(availableNow=True)`: everything not yet processed, then returns.
+`once=False` runs a processing-time trigger until stopped. Files are read whole (`wholetext`),
+recursively over the hour folders; gzip is decompressed by extension. The checkpoint lives at
+`<settings.checkpoint>/<query_name>` (a local dir or S3, never cluster HDFS).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pyspark.sql import functions as F
+
+from cs_platform.adapters.documentdb import DocumentDBWriter
+from cs_platform.adapters.lake_tables import LakeTables
+from cs_platform.logic.events import explode_lines
+from cs_platform.streaming.batch import BatchResult, process_batch
+from cs_platform.streaming.lock import CheckpointLock, lock_path
+from cs_platform.streaming.progress import ProgressLogListener, progress_log_path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUERY = "cs_events"
+_PROGRESS_FLUSH_S = 30
+
+
+@dataclass
+class StreamRun:
+    query_id: str | None = None
+    batches: list[BatchResult] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def total(self, counter: str) -> int:
+        return sum(getattr(b, counter) for b in self.batches)
+
+    @property
+    def landing_hours(self) -> list[str]:
+        return sorted({h for b in self.batches for h in b.landing_hours})
+
+
+def checkpoint_location(settings, query_name: str = DEFAULT_QUERY) -> str:
+    return f"{settings.checkpoint}/{query_name}"
+
+
+def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = None,
+                 writer: DocumentDBWriter | None = None, query_name: str = DEFAULT_QUERY,
+                 max_files_per_trigger: int | None = None, progress_extra: dict | None = None,
+                 lock_wait_seconds: float = 0, use_documentdb: bool = True) -> StreamRun:
+    """Run the query (blocking) under the checkpoint lock; return what each batch did."""
+    tables = tables or LakeTables()
+    if writer is None and use_documentdb:
+        writer = DocumentDBWriter.from_settings(settings)
+    checkpoint = checkpoint_location(settings, query_name)
+    run = StreamRun()
+    results: dict[int, BatchResult] = {}
+    started = time.monotonic()
+    with CheckpointLock(lock_path(settings, query_name), checkpoint, "once" if once else "continuous",
+                        lock_wait_seconds):
+        tables.ensure(spark)
+        listener = ProgressLogListener(progress_log_path(settings, query_name), results,
+                                       {"mode": "once" if once else "continuous", **(progress_extra or {})})
+
+        def each_batch(batch_df, batch_id: int) -> None:
+            lines = explode_lines(batch_df)
+            result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}")
+            results[batch_id] = result
+            run.batches.append(result)
+
+        files = (
+            spark.readStream.format("text")
+            .option("wholetext", True)
+            .option("recursiveFileLookup", True)
+            .option("maxFilesPerTrigger", max_files_per_trigger or settings.stream_max_files_per_trigger)
+            .load(settings.landing)
+            .select(F.col("value"), F.col("_metadata.file_path").alias("source_file"))
+        )
+        writer_stream = (
+            files.writeStream.queryName(query_name)
+            .option("checkpointLocation", checkpoint)
+            .foreachBatch(each_batch)
+        )
+        writer_stream = (writer_stream.trigger(availableNow=True) if once
+                         else writer_stream.trigger(processingTime=f"{settings.stream_trigger_seconds} seconds"))
+        spark.streams.addListener(listener)
+        try:
+            query = writer_stream.start()
+            listener.query_id = str(query.id)
+            run.query_id = str(query.id)
+            query.awaitTermination()
+            _wait_for_progress(results)
+        finally:
+            spark.streams.removeListener(listener)
+            if writer is not None:
+                writer.close()
+    run.duration_s = round(time.monotonic() - started, 3)
+    return run
+
+
+def _wait_for_progress(results: dict) -> None:
+    """Progress events arrive asynchronously after the query ends: let the last ones land."""
+    deadline = time.monotonic() + _PROGRESS_FLUSH_S
+    while results and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if results:
+        log.warning("progress of batches %s was not reported by Spark within %ss", sorted(results), _PROGRESS_FLUSH_S)

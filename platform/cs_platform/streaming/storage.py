@@ -1,0 +1,84 @@
+"""Minimal listing/reading of `file://` and `s3://` locations for metadata readers that must not
+start a JVM (the Structured Streaming sensor): landing files, checkpoint logs, the progress log."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+
+def normalize(uri: str) -> str:
+    """One spelling per location: Spark writes `file:/x`, Python `file:///x`; both become `/x`."""
+    parts = urlsplit(uri)
+    if parts.scheme in ("", "file"):
+        return unquote(parts.path)
+    return f"{parts.scheme.replace('s3a', 's3')}://{parts.netloc}{unquote(parts.path)}"
+
+
+def local_path(uri: str) -> Path | None:
+    parts = urlsplit(uri)
+    return Path(unquote(parts.path)) if parts.scheme in ("", "file") else None
+
+
+def _s3(settings):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url) if settings else boto3.client("s3")
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def list_files(uri: str, settings=None) -> Iterator[tuple[str, float]]:
+    """(normalized path, mtime seconds) of every non-hidden file under `uri`, recursively."""
+    path = local_path(uri)
+    if path is not None:
+        if not path.exists():
+            return
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not _hidden(d))
+            for name in sorted(files):
+                if not _hidden(name):
+                    full = Path(root) / name
+                    yield str(full), full.stat().st_mtime
+        return
+    parts = urlsplit(uri)
+    prefix = parts.path.lstrip("/")
+    paginator = _s3(settings).get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=parts.netloc, Prefix=prefix.rstrip("/") + "/" if prefix else ""):
+        for obj in page.get("Contents", []):
+            if not any(_hidden(p) for p in obj["Key"][len(prefix):].split("/") if p):
+                yield f"s3://{parts.netloc}/{obj['Key']}", obj["LastModified"].timestamp()
+
+
+def read_text(uri: str, settings=None) -> str | None:
+    """The file's text, or None when it does not exist."""
+    path = local_path(uri)
+    if path is not None:
+        try:
+            return path.read_text()
+        except FileNotFoundError:
+            return None
+    parts = urlsplit(uri)
+    client = _s3(settings)
+    try:
+        return client.get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"].read().decode()
+    except client.exceptions.NoSuchKey:
+        return None
+
+
+def child_names(uri: str, settings=None) -> list[str]:
+    """Names directly under a directory URI (empty when absent)."""
+    path = local_path(uri)
+    if path is not None:
+        return sorted(os.listdir(path)) if path.is_dir() else []
+    parts = urlsplit(uri)
+    prefix = parts.path.lstrip("/").rstrip("/") + "/"
+    names = set()
+    for page in _s3(settings).get_paginator("list_objects_v2").paginate(Bucket=parts.netloc, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            names.add(obj["Key"][len(prefix):].split("/")[0])
+    return sorted(names)
