@@ -40,7 +40,7 @@ seed: services
 
 dev: seed
 	@mkdir -p $(DAGSTER_HOME)
-	@cp -n deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	@cp deploy/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@echo "Dagster UI: http://127.0.0.1:$(DEV_PORT)  (CSP_HOME=$(CSP_HOME))"
 	@set -m; exec $(BIN)/dagster dev -m cs_platform.definitions -h 0.0.0.0 -p $(DEV_PORT)
 

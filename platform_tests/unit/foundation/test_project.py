@@ -46,3 +46,11 @@ def test_definitions_wire_the_shared_resources():
 
     resources = defs.resources
     assert {"settings", "pyspark", "pyspark_hive", "iceberg", "documentdb"} <= set(resources)
+
+
+def test_local_dagster_instance_config_is_valid(tmp_path):
+    (tmp_path / "dagster.yaml").write_text((ROOT / "deploy" / "dagster.yaml").read_text())
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path))
+    result = subprocess.run([str(BIN / "dagster"), "instance", "info"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "key: cs/stream" in result.stdout
