@@ -1,0 +1,116 @@
+"""Table operations: schema evolution keeps old data readable, rollback and roll forward by snapshot
+and by timestamp, time travel, tags, and rejection of crafted identifiers."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from cs_platform.adapters.identifiers import InvalidIdentifier
+from cs_platform.lakehouse import table_ops
+from cs_platform.lakehouse.table_ops import TableOpError, TableRef
+from platform_tests.integration.maintenance.conftest import table_rows
+
+
+def _commit(spark, ref, rows) -> tuple[int, datetime]:
+    """Append rows; return the new snapshot id and a moment after it became current."""
+    spark.createDataFrame(rows, "id INT, name STRING").writeTo(ref.sql).append()
+    snapshot_id = table_ops.current_snapshot_id(spark, ref)
+    time.sleep(0.05)
+    moment = datetime.now(timezone.utc)
+    time.sleep(0.05)
+    return snapshot_id, moment
+
+
+@pytest.fixture
+def people(spark, namespace):
+    ref = TableRef.parse(f"{namespace}.people")
+    spark.sql(f"CREATE TABLE {ref.sql} (id INT, name STRING) USING iceberg")
+    return ref
+
+
+def test_rename_widen_add_and_reorder_keep_old_data_readable(spark, people):
+    _commit(spark, people, [(1, "ann"), (2, "bob")])
+
+    assert table_ops.rename_column(spark, people, "name", "full_name") == {"renamed": "name", "to": "full_name"}
+    assert table_ops.widen_column(spark, people, "id", "long") == {"column": "id", "from": "int", "to": "bigint"}
+    table_ops.add_column(spark, people, "score", "double", after="id")
+    table_ops.reorder_column(spark, people, "full_name", first=True)
+    spark.sql(f"INSERT INTO {people.sql} VALUES ('cid', 5000000000, 4.5)")
+
+    assert [(f.name, f.dataType.simpleString()) for f in spark.table(people.sql).schema.fields] == [
+        ("full_name", "string"), ("id", "bigint"), ("score", "double")]
+    assert table_rows(spark, people, "id, full_name, score") == [
+        (1, "ann", None), (2, "bob", None), (5000000000, "cid", 4.5)]
+
+
+def test_invalid_schema_changes_are_rejected(spark, people):
+    with pytest.raises(TableOpError, match=r"^cannot widen string to int: allowed are int -> bigint, float -> double, "
+                                           r"decimal\(p,s\) -> decimal\(P,s\) with P > p$"):
+        table_ops.widen_column(spark, people, "name", "int")
+    with pytest.raises(TableOpError, match=r"^column 'nickname' does not exist in lake\.\w+\.people$"):
+        table_ops.rename_column(spark, people, "nickname", "alias")
+    with pytest.raises(TableOpError, match=r"^invalid column type 'string\); DROP TABLE x; --'"):
+        table_ops.add_column(spark, people, "x", "string); DROP TABLE x; --")
+
+
+def test_crafted_identifiers_are_rejected_before_sql(spark, people):
+    rule = ": use letters, digits and underscores, starting with a letter or underscore"
+    with pytest.raises(InvalidIdentifier, match=re.escape("invalid table name part 'people; DROP TABLE x'" + rule)):
+        TableRef.parse(f"{people.namespace}.people; DROP TABLE x")
+    with pytest.raises(InvalidIdentifier, match=re.escape("invalid column name 'name` STRING, evil'" + rule)):
+        table_ops.add_column(spark, people, "name` STRING, evil", "string")
+    with pytest.raises(InvalidIdentifier, match=re.escape("invalid column name 'x)--'" + rule)):
+        table_ops.rename_column(spark, people, "name", "x)--")
+    with pytest.raises(InvalidIdentifier, match=re.escape('invalid tag name "v1\'; --"' + rule)):
+        table_ops.tag(spark, people, "v1'; --")
+    assert [f.name for f in spark.table(people.sql).schema.fields] == ["id", "name"]
+
+
+def test_rollback_and_roll_forward_by_snapshot(spark, iceberg_catalog, people):
+    first, _ = _commit(spark, people, [(1, "ann")])
+    second, _ = _commit(spark, people, [(2, "bob")])
+
+    back = table_ops.rollback(spark, people, to_snapshot=first)
+    assert back == {"previous_snapshot_id": second, "current_snapshot_id": first, "changed": True,
+                    "procedure": "rollback_to_snapshot"}
+    assert table_rows(spark, people) == [(1, "ann")]
+
+    forward = table_ops.rollback(spark, people, to_snapshot=second)
+    assert forward["procedure"] == "set_current_snapshot"
+    assert table_rows(spark, people) == [(1, "ann"), (2, "bob")]
+    history = table_ops.history(iceberg_catalog, people)
+    assert [h["snapshot_id"] for h in history] == [first, second, first, second]
+    with pytest.raises(TableOpError, match=r"^snapshot 42 does not exist in lake\.\w+\.people \(expired, or never existed\)$"):
+        table_ops.rollback(spark, people, to_snapshot=42)
+
+
+def test_rollback_and_roll_forward_by_timestamp_and_time_travel(spark, iceberg_catalog, people):
+    first, after_first = _commit(spark, people, [(1, "ann")])
+    second, after_second = _commit(spark, people, [(2, "bob")])
+    _commit(spark, people, [(3, "cid")])
+
+    assert sorted(tuple(r) for r in table_ops.read(spark, people, at_timestamp=after_first).collect()) == [(1, "ann")]
+    assert sorted(tuple(r) for r in table_ops.read(spark, people, at_snapshot=second).collect()) == [(1, "ann"), (2, "bob")]
+
+    assert table_ops.rollback(spark, people, to_timestamp=after_first)["current_snapshot_id"] == first
+    assert table_rows(spark, people) == [(1, "ann")]
+    assert table_ops.rollback(spark, people, to_timestamp=after_second.isoformat())["current_snapshot_id"] == second
+    assert table_rows(spark, people) == [(1, "ann"), (2, "bob")]
+    with pytest.raises(TableOpError, match=r"^table lake\.\w+\.people has no snapshot at or before 2001-01-01T00:00:00\+00:00$"):
+        table_ops.rollback(spark, people, to_timestamp="2001-01-01T00:00:00Z")
+
+
+def test_tag_snapshot_and_list_snapshots(spark, iceberg_catalog, people):
+    first, _ = _commit(spark, people, [(1, "ann")])
+    second, _ = _commit(spark, people, [(2, "bob")])
+
+    assert table_ops.tag(spark, people, "before_fix", snapshot_id=first, retain_days=30) == {
+        "tag": "before_fix", "snapshot_id": first}
+    assert table_ops.refs(iceberg_catalog, people) == {"main": second, "before_fix": first}
+    listed = table_ops.snapshots(iceberg_catalog, people)
+    assert [(s["snapshot_id"], s["current"], s["total_records"]) for s in listed] == [(first, False, 1), (second, True, 2)]
+    assert sorted(tuple(r) for r in spark.sql(f"SELECT * FROM {people.sql} VERSION AS OF 'before_fix'").collect()) == [(1, "ann")]
