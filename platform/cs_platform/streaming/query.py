@@ -9,6 +9,8 @@ recursively over the hour folders; gzip is decompressed by extension. The checkp
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -48,8 +50,12 @@ def checkpoint_location(settings, query_name: str = DEFAULT_QUERY) -> str:
 def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = None,
                  writer: DocumentDBWriter | None = None, query_name: str = DEFAULT_QUERY,
                  max_files_per_trigger: int | None = None, progress_extra: dict | None = None,
-                 lock_wait_seconds: float = 0, use_documentdb: bool = True) -> StreamRun:
-    """Run the query (blocking) under the checkpoint lock; return what each batch did."""
+                 lock_wait_seconds: float = 0, use_documentdb: bool = True,
+                 stop: threading.Event | None = None) -> StreamRun:
+    """Run the query (blocking) under the checkpoint lock; return what each batch did.
+
+    A continuous query runs until `stop` is set (the CLI sets it on SIGTERM/SIGINT) or it fails.
+    """
     tables = tables or LakeTables()
     if writer is None and use_documentdb:
         writer = DocumentDBWriter.from_settings(settings)
@@ -89,7 +95,9 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
             query = writer_stream.start()
             listener.query_id = str(query.id)
             run.query_id = str(query.id)
-            query.awaitTermination()
+            while not query.awaitTermination(1):
+                if stop is not None and stop.is_set():
+                    query.stop()
             _wait_for_progress(results)
         finally:
             spark.streams.removeListener(listener)
@@ -106,3 +114,15 @@ def _wait_for_progress(results: dict) -> None:
         time.sleep(0.2)
     if results:
         log.warning("progress of batches %s was not reported by Spark within %ss", sorted(results), _PROGRESS_FLUSH_S)
+
+
+_CAUSE = re.compile(r"^\s*((?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Busy)): (.+)$")
+
+
+def failure_cause(exc: BaseException) -> str:
+    """The innermost `SomeError: message` line of a (py4j-wrapped) failure, else its first line."""
+    text = str(exc)
+    causes = [m.group(0).strip() for m in map(_CAUSE.match, text.splitlines()) if m]
+    pythonish = [c for c in causes if not c.startswith(("org.", "java.", "py4j."))]
+    chosen = (pythonish or causes or [text.strip().splitlines()[0] if text.strip() else type(exc).__name__])[-1]
+    return chosen[:500]

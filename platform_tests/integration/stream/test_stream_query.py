@@ -1,0 +1,77 @@
+"""The streaming query in-process: gzip + plain files in nested hour folders, availableNow twice,
+the progress log, and the checkpoint lock."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cs_platform.streaming.checkpoint import committed_batches, unprocessed_files
+from cs_platform.streaming.lock import CheckpointBusy, CheckpointLock, holder, lock_path
+from cs_platform.streaming.progress import progress_log_path, read_progress
+from cs_platform.streaming.query import checkpoint_location, start_stream
+
+from .landing_files import event_line, utc, write_landing_file
+
+
+def test_once_processes_new_files_then_only_the_next_arrival(spark, stream_env, mongo_client):
+    settings, tables, landing = stream_env["settings"], stream_env["tables"], stream_env["landing"]
+    t = utc(2026, 11, 26, 9)
+    write_landing_file(landing, utc(2026, 11, 26, 9), [
+        event_line("e1", "ticket_created", "T1", 1, t, customer_id="c1", channel="chat"),
+        "",
+        "{broken",
+    ], gz=True)
+    write_landing_file(landing, utc(2026, 11, 26, 10), [
+        event_line("e2", "message_added", "T1", 2, t.replace(minute=3), author="agent", agent_id="a1"),
+        event_line("e1", "ticket_created", "T1", 1, t, customer_id="c1", channel="chat"),
+    ])
+    checkpoint = checkpoint_location(settings)
+    assert len(unprocessed_files(settings.landing, checkpoint)) == 2
+
+    first = start_stream(spark, settings, once=True, tables=tables, writer=stream_env["writer"]())
+    assert (len(first.batches), first.total("lines_read"), first.total("valid"), first.total("quarantined")) == (1, 4, 3, 1)
+    assert (first.total("new_events"), first.total("tickets_changed"), first.total("documentdb_writes")) == (2, 1, 1)
+    assert first.landing_hours == ["2026-11-26T09:00:00Z", "2026-11-26T10:00:00Z"]
+    assert committed_batches(checkpoint) == [0]
+    assert unprocessed_files(settings.landing, checkpoint) == []
+
+    q = spark.table(tables.events_quarantine).collect()
+    assert [(r.raw_line, r.line_number, r.reason) for r in q] == [("{broken", 3, "invalid_json")]
+    assert q[0].source_file.endswith(".gz") and "/2026/11/26/09/" in q[0].source_file
+
+    again = start_stream(spark, settings, once=True, tables=tables, writer=stream_env["writer"]())
+    assert again.batches == []
+
+    late = write_landing_file(landing, utc(2026, 11, 26, 11), [
+        event_line("e3", "status_changed", "T1", 3, t.replace(minute=9), status="solved"),
+    ], gz=True)
+    assert unprocessed_files(settings.landing, checkpoint) == [str(late)]
+    second = start_stream(spark, settings, once=True, tables=tables, writer=stream_env["writer"]())
+    assert (second.total("lines_read"), second.total("new_events"), second.landing_hours) == (1, 1, ["2026-11-26T11:00:00Z"])
+    doc = mongo_client[stream_env["database"]]["tickets"].find_one({"_id": "T1"})
+    assert (doc["status"], doc["message_count"], doc["event_count"], doc["last_seq"]) == ("solved", 1, 3, 3)
+
+    entries = read_progress(progress_log_path(settings, "cs_events"))
+    assert [(e["batch_id"], e["mode"], e["lines_read"], e["new_events"], e["landing_hours"]) for e in entries] == [
+        (0, "once", 4, 2, ["2026-11-26T09:00:00Z", "2026-11-26T10:00:00Z"]),
+        (1, "once", 1, 1, ["2026-11-26T11:00:00Z"]),
+    ]
+    assert entries[0]["query_id"] == first.query_id and set(entries[0]["snapshot_ids"]) == {"events", "events_quarantine", "tickets"}
+
+
+def test_second_query_on_the_same_checkpoint_is_refused(spark, stream_env):
+    settings = stream_env["settings"]
+    path = lock_path(settings, "cs_events")
+    checkpoint = checkpoint_location(settings)
+    with CheckpointLock(path, checkpoint, "continuous"):
+        assert holder(path)["mode"] == "continuous"
+        with pytest.raises(CheckpointBusy) as refused:
+            start_stream(spark, settings, once=True, tables=stream_env["tables"], use_documentdb=False)
+        held = json.loads(path.read_text())
+        assert str(refused.value) == (
+            f"another streaming query is already running on checkpoint {checkpoint} (lock {path} held by "
+            f"{json.dumps(held)}); wait for it to finish or stop it, then retry"
+        )
+    assert holder(path) is None
