@@ -279,8 +279,34 @@ class HiveMigration:
             "steps": [{"step": s, "status": "done" if state.done(s) else "pending", "actions": actions[s]} for s in STEPS],
         }
 
+    def finalize(self) -> list[str]:
+        """End of the way back: drop the Hive backup (EXTERNAL: metadata only) and let Iceberg own the files.
+
+        Until then adopted files are shared with the backup, so the table keeps `gc.enabled=false` and
+        maintenance cannot expire snapshots; after it, the migrated table is maintained like any other.
+        """
+        state = self.state()
+        if state.done("finalize"):
+            return []
+        if not state.complete:
+            raise MigrationError(f"{self.names.source_name} is not cut over yet (next step: {state.next_step()}): "
+                                 f"run `csp migrate-hive run {self.names.source_name}` first")
+        done = []
+        if self.backup_exists():
+            self.spark.sql(sql.drop_hive_backup(self.names))
+            done.append(f"dropped Hive backup {self.names.backup_name} (its files now belong to {self.names.target_name})")
+        self.spark.sql(sql.set_properties(self.names.target, {"gc.enabled": "true"}))
+        self.spark.sql(sql.unset_property(self.names.target, sql.BACKUP_PROPERTY))
+        done.append(f"enabled garbage collection on {self.names.target_name}")
+        self.after_action("finalize")
+        self.store.record(state, "finalize", {"actions": done})
+        return done
+
     def rollback(self) -> list[str]:
         """Restore the Hive table under its name and drop the Iceberg table the migration created."""
+        if self.state().done("finalize"):
+            raise MigrationError(f"{self.names.source_name} was finalized (its Hive backup dropped): "
+                                 f"{self.names.target_name} is the only copy, there is nothing to roll back to")
         done = []
         if self.backup_exists():
             if self.source_exists():

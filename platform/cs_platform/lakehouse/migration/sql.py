@@ -52,6 +52,11 @@ def drop_target(names: MigrationNames, purge: bool) -> str:
     return f"DROP TABLE IF EXISTS {names.target}" + (" PURGE" if purge else "")
 
 
+def drop_hive_backup(names: MigrationNames) -> str:
+    """The backup is EXTERNAL: dropping it removes metadata only, the files stay with Iceberg."""
+    return f"DROP TABLE IF EXISTS {names.backup}"
+
+
 def create_namespace(names: MigrationNames) -> str:
     return f"CREATE NAMESPACE IF NOT EXISTS {qualified(names.target_catalog, names.target_namespace)}"
 
