@@ -1,0 +1,193 @@
+"""The Firehose landing zone (`file://` or `s3://`): write objects, list them by arrival hour
+without Spark, and read chosen files into raw lines the way the streaming query does.
+
+Listing needs no JVM (the landing sensor calls it every tick). Local writes are atomic
+(hidden temp file + rename) so a reader never sees half an object; names starting with `.` or `_`
+are ignored, as Spark's file source ignores them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from cs_platform.logic.firehose import UTC, as_utc, hour_floor, hour_prefix, landing_hour_of_key
+
+LINE_SCHEMA = "raw_line string, source_file string, line_number long, landing_hour timestamp"
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    uri: str                         # full location, readable by Spark and by this module
+    key: str                         # relative to the landing root: YYYY/MM/DD/HH/<name>
+    landing_hour: dt.datetime | None  # start of the arrival hour, UTC; None outside the layout
+    size: int                        # bytes as stored (compressed for .gz)
+    mtime: dt.datetime               # last modification, UTC
+
+    @property
+    def gzip(self) -> bool:
+        return self.key.endswith(".gz")
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def _epoch(moment: dt.datetime | float | None) -> float | None:
+    if moment is None or isinstance(moment, (int, float)):
+        return moment
+    return as_utc(moment).timestamp()
+
+
+class LandingZone:
+    """One landing root. ``uri``: ``file:///...`` or ``s3://bucket/prefix``."""
+
+    def __init__(self, uri: str, s3_endpoint_url: str | None = None):
+        parts = urlsplit(uri)
+        self.uri = uri.rstrip("/")
+        self.scheme = parts.scheme or "file"
+        if self.scheme == "file":
+            self.root: Path | None = Path(unquote(parts.path))
+            self.bucket, self.prefix = None, ""
+        elif self.scheme in ("s3", "s3a"):
+            self.root = None
+            self.bucket = parts.netloc
+            self.prefix = parts.path.strip("/") + "/" if parts.path.strip("/") else ""
+        else:
+            raise ValueError(f"landing URI must be file:// or s3://, got {uri!r} (check CSP_LANDING_URI)")
+        self.s3_endpoint_url = s3_endpoint_url
+        self._client = None
+
+    @classmethod
+    def from_settings(cls, settings) -> "LandingZone":
+        return cls(settings.landing, s3_endpoint_url=settings.s3_endpoint_url)
+
+    def __repr__(self) -> str:
+        return f"LandingZone({self.uri!r})"
+
+    @property
+    def s3(self):
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3", endpoint_url=self.s3_endpoint_url)
+        return self._client
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def write_object(self, key: str, data: bytes) -> LandingFile:
+        """Store one object under ``key`` (relative to the root), atomically."""
+        if self.root is not None:
+            path = self.root / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            return self._local_file(path, path.stat())
+        self.s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+        return LandingFile(self._s3_uri(key), key, landing_hour_of_key(key), len(data), dt.datetime.now(UTC))
+
+    def read_text(self, key: str) -> str:
+        """An object's text, decompressed when its key ends in .gz."""
+        if self.root is not None:
+            data = (self.root / key).read_bytes()
+        else:
+            data = self.s3.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+        return (gzip.decompress(data) if key.endswith(".gz") else data).decode("utf-8")
+
+    # ---- listing ----------------------------------------------------------------------------
+
+    def list_files(self, since_mtime: dt.datetime | float | None = None) -> list[LandingFile]:
+        """Every visible object, sorted by key; with ``since_mtime``, those modified at or after it.
+
+        Locally, hour directories older than ``since_mtime`` are skipped without listing them
+        (a directory's mtime moves when a file is renamed into it); S3 lists every key.
+        """
+        since = _epoch(since_mtime)
+        files = self._list_local(since) if self.root is not None else self._list_s3(self.prefix, since)
+        return sorted(files, key=lambda f: f.key)
+
+    def files_for_hour(self, hour: dt.datetime) -> list[LandingFile]:
+        """The objects under one arrival-hour prefix (``hour`` is floored to the hour)."""
+        prefix = hour_prefix(hour_floor(hour))
+        if self.root is not None:
+            directory = self.root / prefix
+            if not directory.is_dir():
+                return []
+            files = [self._local_file(Path(e.path), e.stat()) for e in os.scandir(directory)
+                     if e.is_file() and not _hidden(e.name)]
+        else:
+            files = list(self._list_s3(self.prefix + prefix, None))
+        return sorted(files, key=lambda f: f.key)
+
+    def files_by_hour(self, since_mtime: dt.datetime | float | None = None) -> dict[dt.datetime | None, list[LandingFile]]:
+        grouped: dict[dt.datetime | None, list[LandingFile]] = defaultdict(list)
+        for f in self.list_files(since_mtime):
+            grouped[f.landing_hour].append(f)
+        return dict(grouped)
+
+    def _local_file(self, path: Path, stat: os.stat_result) -> LandingFile:
+        key = path.relative_to(self.root).as_posix()
+        return LandingFile(path.as_uri(), key, landing_hour_of_key(key), stat.st_size,
+                           dt.datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def _list_local(self, since: float | None) -> Iterable[LandingFile]:
+        if not self.root.is_dir():
+            return
+        stack = [(self.root, 0)]
+        while stack:
+            directory, depth = stack.pop()
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if _hidden(entry.name):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        # depth 3 holds the hour directories: prune those untouched since `since`
+                        if since is not None and depth == 3 and entry.stat().st_mtime < since:
+                            continue
+                        stack.append((Path(entry.path), depth + 1))
+                    elif entry.is_file():
+                        stat = entry.stat()
+                        if since is None or stat.st_mtime >= since:
+                            yield self._local_file(Path(entry.path), stat)
+
+    def _s3_uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{key}"
+
+    def _list_s3(self, prefix: str, since: float | None) -> Iterable[LandingFile]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"][len(self.prefix):]
+                if any(_hidden(part) for part in key.split("/")):
+                    continue
+                mtime = obj["LastModified"].astimezone(UTC)
+                if since is None or mtime.timestamp() >= since:
+                    yield LandingFile(self._s3_uri(key), key, landing_hour_of_key(key), obj["Size"], mtime)
+
+    # ---- reading with Spark -----------------------------------------------------------------
+
+    def read_raw_lines(self, spark, uris: Iterable[str | LandingFile]):
+        return read_raw_lines(spark, uris)
+
+
+def read_raw_lines(spark, uris: Iterable[str | LandingFile]):
+    """Batch-read the given files into raw lines (raw_line, source_file, line_number,
+    landing_hour): the same reader options and `source_file` spelling as the streaming query,
+    so positions (and quarantine keys) agree between stream, replay and backfill."""
+    from pyspark.sql import functions as F
+
+    from cs_platform.logic.events import explode_lines
+
+    paths = [u.uri if isinstance(u, LandingFile) else u for u in uris]
+    if not paths:
+        return spark.createDataFrame([], LINE_SCHEMA)
+    files = (spark.read.format("text").option("wholetext", True).load(paths)
+             .select(F.col("value"), F.col("_metadata.file_path").alias("source_file")))
+    return explode_lines(files)
