@@ -7,7 +7,10 @@ root; the hour prefix is the UTC **arrival** hour, not the event time.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
+from dataclasses import dataclass, field
 
 UTC = dt.timezone.utc
 HOUR_PREFIX_RE = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
@@ -43,3 +46,93 @@ def landing_hour_of_key(key: str) -> dt.datetime | None:
         return dt.datetime(*(int(p) for p in match.groups()), tzinfo=UTC)
     except ValueError:
         return None
+
+
+# ---- landing report: what is new since the last look -----------------------------------------
+
+DEFAULT_LOOKBACK_SECONDS = 600
+
+
+@dataclass
+class HourReport:
+    """New objects of one arrival hour since the previous report."""
+
+    hour: dt.datetime
+    file_count: int = 0
+    bytes: int = 0
+    newest_file_time: dt.datetime | None = None
+    gzip_files: int = 0
+    sample_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LandingCursor:
+    """High-water mark of object mtimes, plus digests of the keys already reported whose mtime
+    lies within ``lookback`` of it: an object that appears late with a slightly older mtime
+    (slow upload, clock skew) is still reported once, and the cursor stays small
+    (~13 bytes per recent object) however large the landing zone grows."""
+
+    watermark: float | None = None
+    recent: dict[int, set[str]] = field(default_factory=dict)  # mtime second -> key digests
+    lookback: int = DEFAULT_LOOKBACK_SECONDS
+
+    @staticmethod
+    def digest(key: str) -> str:
+        return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
+
+    @classmethod
+    def parse(cls, text: str | None, lookback: int = DEFAULT_LOOKBACK_SECONDS) -> "LandingCursor":
+        if not text:
+            return cls(lookback=lookback)
+        raw = json.loads(text)
+        recent = {int(sec): {blob[i:i + 12] for i in range(0, len(blob), 12)} for sec, blob in raw["recent"].items()}
+        return cls(raw["watermark"], recent, lookback)
+
+    def serialize(self) -> str:
+        return json.dumps({"v": 1, "watermark": self.watermark,
+                           "recent": {str(sec): "".join(sorted(d)) for sec, d in sorted(self.recent.items())}},
+                          separators=(",", ":"))
+
+    @property
+    def list_since(self) -> float | None:
+        """List objects modified at or after this (epoch seconds); None: list everything."""
+        return None if self.watermark is None else self.watermark - self.lookback
+
+    def seen(self, key: str) -> bool:
+        return any(self.digest(key) in d for d in self.recent.values())
+
+
+def report_new_files(files, cursor: LandingCursor, sample_size: int = 5) -> tuple[dict, list, LandingCursor]:
+    """Split listed objects (anything with key, size, mtime, landing_hour) into what is new.
+
+    Returns ``(reports by hour, new objects outside the hour layout, next cursor)``; objects
+    the cursor has seen are ignored, so the same listing reported twice yields nothing new.
+    """
+    seen = set().union(*cursor.recent.values()) if cursor.recent else set()
+    reports: dict[dt.datetime, HourReport] = {}
+    unplaced = []
+    recent = {sec: set(d) for sec, d in cursor.recent.items()}
+    watermark = cursor.watermark
+    for f in files:
+        digest = LandingCursor.digest(f.key)
+        if digest in seen:
+            continue
+        mtime = as_utc(f.mtime)
+        epoch = mtime.timestamp()
+        watermark = epoch if watermark is None else max(watermark, epoch)
+        recent.setdefault(int(epoch), set()).add(digest)
+        if f.landing_hour is None:
+            unplaced.append(f)
+            continue
+        report = reports.setdefault(f.landing_hour, HourReport(f.landing_hour))
+        report.file_count += 1
+        report.bytes += f.size
+        report.gzip_files += f.key.endswith(".gz")
+        if report.newest_file_time is None or mtime > report.newest_file_time:
+            report.newest_file_time = mtime
+        if len(report.sample_keys) < sample_size:
+            report.sample_keys.append(f.key)
+    if watermark is not None:
+        floor = int(watermark - cursor.lookback) - 1
+        recent = {sec: d for sec, d in recent.items() if sec >= floor}
+    return dict(sorted(reports.items())), unplaced, LandingCursor(watermark, recent, cursor.lookback)
