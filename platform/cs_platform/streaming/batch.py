@@ -100,7 +100,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         views.append(_view(events_src, "events"))
         snap, result.new_events = tables.run_merge(spark, tables.events, tables.merge_events_sql(views[-1]))
         result.snapshot_ids["events"] = snap
-        crash_if("after_events_merge")
+        crash_if("after_events_merge", batch_token)
 
         touched = valid.select("ticket_id").distinct()
         committed = spark.table(tables.events).join(touched, "ticket_id", "left_semi").repartition("ticket_id")
@@ -109,10 +109,10 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         views.append(_view(state, "tickets"))
         snap, result.tickets_changed = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(views[-1]))
         result.snapshot_ids["tickets"] = snap
-        crash_if("after_lake_commit")
+        crash_if("after_lake_commit", batch_token)
 
         if documentdb_writer is not None:
-            stats = documentdb_writer.write_guarded(oltp_projection(state), after_chunk=lambda _: crash_if("mid_documentdb"))
+            stats = documentdb_writer.write_guarded(oltp_projection(state), after_chunk=lambda _: crash_if("mid_documentdb", batch_token))
             result.documentdb_writes, result.documentdb_stale = stats.operations, stats.stale
         return result
     finally:
