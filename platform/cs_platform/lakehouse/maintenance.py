@@ -18,7 +18,7 @@ from typing import Callable
 from cs_platform.lakehouse.health import TableHealth, current_hour, probe
 from cs_platform.lakehouse.policy import MaintenancePolicy
 from cs_platform.lakehouse.retry import ConflictRetriesExhausted, first_line, retry_on_conflict
-from cs_platform.lakehouse.table_ops import TableRef, timestamp_literal
+from cs_platform.lakehouse.table_ops import TableRef, refresh, timestamp_literal
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ class Maintainer:
         """CALL with literal arguments only (Iceberg requires literals); values are built here."""
         rendered = ", ".join([f"table => {self.ref.procedure_arg}"] + [f"{k} => {v}" for k, v in args.items()])
         sql = f"CALL {self.ref.procedure(procedure)}({rendered})"
+        refresh(self.spark, self.ref)
         log.info("%s", sql)
         return [row.asDict(recursive=True) for row in self.spark.sql(sql).collect()]
 

@@ -170,10 +170,17 @@ def _utc(value: datetime) -> datetime:
 
 # ---- Spark operations ----------------------------------------------------------------------------
 
+def refresh(spark, ref: TableRef) -> None:
+    """Drop Spark's cached copy of the table: commits made by another session (the stream's
+    foreachBatch runs in a cloned session) stay invisible through a cached table otherwise."""
+    spark.sql(f"REFRESH TABLE {ref.sql}")
+
+
 def read(spark, ref: TableRef, at_snapshot: int | None = None, at_timestamp: str | datetime | None = None):
     """The table as it was at a snapshot or at a moment (time travel), as a DataFrame."""
     if at_snapshot is not None and at_timestamp is not None:
         raise TableOpError("give either a snapshot or a timestamp, not both")
+    refresh(spark, ref)
     sql = f"SELECT * FROM {ref.sql}"
     if at_snapshot is not None:
         sql += f" VERSION AS OF {snapshot_id_literal(at_snapshot)}"
@@ -183,6 +190,7 @@ def read(spark, ref: TableRef, at_snapshot: int | None = None, at_timestamp: str
 
 
 def current_snapshot_id(spark, ref: TableRef) -> int | None:
+    refresh(spark, ref)
     rows = spark.sql(
         f"SELECT snapshot_id FROM {ref.sql}.history WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1"
     ).collect()
@@ -191,6 +199,7 @@ def current_snapshot_id(spark, ref: TableRef) -> int | None:
 
 def snapshot_current_at(spark, ref: TableRef, moment: str | datetime) -> int:
     """The snapshot that was the table's state at ``moment`` (from the snapshot log)."""
+    refresh(spark, ref)
     rows = spark.sql(
         f"SELECT snapshot_id FROM {ref.sql}.history WHERE made_current_at <= {timestamp_literal(moment)} "
         "ORDER BY made_current_at DESC LIMIT 1"
@@ -240,6 +249,7 @@ def tag(spark, ref: TableRef, tag_name: str, snapshot_id: int | None = None, ret
 
 def _field_type(spark, ref: TableRef, name: str) -> str:
     validate_identifier(name, "column name")
+    refresh(spark, ref)
     for field in spark.table(ref.sql).schema.fields:
         if field.name == name:
             return field.dataType.simpleString()

@@ -18,4 +18,5 @@ def namespace(spark, unique_name):
 
 
 def table_rows(spark, ref, columns: str = "*") -> list[tuple]:
+    spark.sql(f"REFRESH TABLE {ref.sql}")  # another session's commits are invisible through a cached table
     return sorted(tuple(r) for r in spark.sql(f"SELECT {columns} FROM {ref.sql}").collect())

@@ -1,0 +1,89 @@
+"""Compaction while a real Structured Streaming query MERGEs micro-batches into the same table:
+no row lost or duplicated, both finish, conflicts are retried and counted."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from pyspark.sql import functions as F
+
+from cs_platform.lakehouse.maintenance import Maintainer
+from cs_platform.lakehouse.policy import policy_for
+from cs_platform.lakehouse.retry import retry_on_conflict
+from cs_platform.lakehouse.table_ops import TableRef
+from platform_tests.integration.maintenance.conftest import table_rows
+
+FILES = 16
+ROWS_PER_FILE = 15
+KEYS = 40
+OLD_HOUR = "2026-01-01 05:00:00"
+
+
+def _write_inputs(directory) -> dict[str, tuple]:
+    """JSON files of upserts; returns the reference: the highest version per key."""
+    reference: dict[str, tuple] = {}
+    for i in range(FILES):
+        lines = []
+        for j in range(ROWS_PER_FILE):
+            key = f"k{(i * 7 + j * 3) % KEYS:02d}"
+            version = i * 100 + j
+            lines.append(json.dumps({"k": key, "v": version * 10, "version": version, "landing_hour": OLD_HOUR}))
+            if key not in reference or reference[key][2] < version:
+                reference[key] = (key, version * 10, version)
+        (directory / f"part-{i:03d}.json").write_text("\n".join(lines) + "\n")
+    return reference
+
+
+def test_compaction_during_streaming_merges_loses_and_duplicates_nothing(spark, iceberg_catalog, namespace, tmp_path):
+    ref = TableRef.parse(f"{namespace}.kv")
+    spark.sql(f"CREATE TABLE {ref.sql} (k STRING, v BIGINT, version INT, landing_hour TIMESTAMP) USING iceberg")
+    policy = policy_for(str(ref), {"time_column": "landing_hour"})
+    maintainer = Maintainer(spark, iceberg_catalog, ref, policy)
+    maintainer.apply_table_properties()
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    reference = _write_inputs(inputs)
+    merge_conflicts: list[str] = []
+    batches: list[int] = []
+
+    def upsert(batch_df, batch_id: int) -> None:
+        view = f"upserts_{namespace}"
+        latest = (batch_df.groupBy("k").agg(F.expr("max_by(struct(v, version, landing_hour), version) AS r"))
+                  .select("k", "r.*"))
+        latest.createOrReplaceTempView(view)
+        merge = (f"MERGE INTO {ref.sql} t USING {view} s ON t.k = s.k "
+                 "WHEN MATCHED AND s.version > t.version THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+        retry_on_conflict(lambda: batch_df.sparkSession.sql(merge).collect(), attempts=8,
+                          on_conflict=lambda attempt, exc: merge_conflicts.append(str(exc)[:200]))
+        batches.append(batch_id)
+
+    query = (spark.readStream.schema("k STRING, v BIGINT, version INT, landing_hour TIMESTAMP")
+             .option("maxFilesPerTrigger", 1).json(str(inputs))
+             .writeStream.foreachBatch(upsert).option("checkpointLocation", str(tmp_path / "ckpt"))
+             .trigger(availableNow=True).start())
+    compactions = []
+    started = threading.Event()
+    while query.isActive and not started.is_set():  # compact once several small files exist
+        started.wait(0.5)
+        if len(batches) >= 3:
+            started.set()
+    while query.isActive:
+        compactions.append(maintainer.rewrite_data_files())
+        time.sleep(0.5)
+    query.awaitTermination()
+
+    assert query.exception() is None
+    assert len(batches) == FILES
+    assert table_rows(spark, ref, "k, v, version") == sorted(reference.values())
+    assert len(compactions) >= 1
+    assert {c.status for c in compactions} <= {"done", "skipped", "conflict"}
+    rewritten = sum(int(c.outcome.get("rewritten_data_files_count", 0)) for c in compactions)
+    assert rewritten >= 2
+    conflicts_seen = len(merge_conflicts) + sum(c.conflicts_retried for c in compactions)
+    print(f"compactions={len(compactions)} rewritten={rewritten} conflicts_retried={conflicts_seen}")
+    final = maintainer.rewrite_data_files()  # after the stream: the table compacts to one file
+    assert final.status in {"done", "skipped"}
+    assert final.after["data_files"] == 1
+    assert table_rows(spark, ref, "k, v, version") == sorted(reference.values())
