@@ -45,10 +45,24 @@ class BatchResult:
     documentdb_stale: int = 0
     snapshot_ids: dict[str, int | None] = field(default_factory=dict)
     landing_hours: list[str] = field(default_factory=list)  # ISO, UTC, start of each Firehose hour
+    per_hour: dict[str, dict[str, int]] = field(default_factory=dict)  # hour -> lines_read, valid, quarantined
     duration_s: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+_NO_HOUR = "none"
+
+
+def _per_hour(valid: DataFrame, quarantined: DataFrame) -> dict[str, dict[str, int]]:
+    """Line counts per landing hour (ISO, UTC); lines outside the hour layout count under "none"."""
+    hour = F.coalesce(F.date_format("landing_hour", "yyyy-MM-dd'T'HH:00:00'Z'"), F.lit(_NO_HOUR)).alias("hour")
+    tagged = valid.select(hour, F.lit(1).alias("v"), F.lit(0).alias("q")).unionByName(
+        quarantined.select(hour, F.lit(0).alias("v"), F.lit(1).alias("q")))
+    rows = tagged.groupBy("hour").agg(F.sum("v").alias("valid"), F.sum("q").alias("quarantined")).collect()
+    return {r["hour"]: {"lines_read": int(r["valid"] + r["quarantined"]), "valid": int(r["valid"]),
+                        "quarantined": int(r["quarantined"])} for r in sorted(rows, key=lambda r: r["hour"])}
 
 
 def _view(df: DataFrame, what: str) -> str:
@@ -81,13 +95,11 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         result.lines_read = lines.count()
         if result.lines_read == 0:
             return result
-        result.landing_hours = sorted(
-            r[0] for r in lines.select(F.date_format("landing_hour", "yyyy-MM-dd'T'HH:00:00'Z'")).distinct().collect()
-            if r[0] is not None
-        )
         valid, quarantined = validate_lines(lines)
         valid, quarantined = keep(valid), keep(quarantined)
         result.valid, result.quarantined = valid.count(), quarantined.count()
+        result.per_hour = _per_hour(valid, quarantined)
+        result.landing_hours = sorted(h for h in result.per_hour if h != _NO_HOUR)
 
         quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
             "ingested_at", F.current_timestamp()).select(*QUARANTINE_COLUMNS)

@@ -57,7 +57,8 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
     A continuous query runs until `stop` is set (the CLI sets it on SIGTERM/SIGINT) or it fails.
     """
     tables = tables or LakeTables()
-    if writer is None and use_documentdb:
+    own_writer = writer is None and use_documentdb
+    if own_writer:
         writer = DocumentDBWriter.from_settings(settings)
     checkpoint = checkpoint_location(settings, query_name)
     run = StreamRun()
@@ -101,7 +102,7 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
             _wait_for_progress(results)
         finally:
             spark.streams.removeListener(listener)
-            if writer is not None:
+            if own_writer:
                 writer.close()
     run.duration_s = round(time.monotonic() - started, 3)
     return run

@@ -1,0 +1,58 @@
+"""`cs_stream`: one availableNow run of THE streaming query (everything not yet processed), then
+materializations of the streamed assets for each landing hour it touched.
+
+An op job rather than a partitioned multi_asset: the hours a run touches are known only after it
+ran (files arrive in any hour), and a partitioned asset run must name its partitions up front.
+At most one runs at a time: the op is in pool `cs_stream` (limit 1), runs carry the `cs/stream`
+tag (queue limit 1 in deploy/dagster.yaml), and the query takes the checkpoint lock.
+"""
+
+import dagster as dg
+
+from cs_platform.adapters.documentdb import DocumentDBWriter
+from cs_platform.adapters.lake_tables import LakeTables
+from cs_platform.defs.partitions import partition_key_of
+from cs_platform.defs.resources import DocumentDBResource, LakeSparkResource, SettingsResource
+from cs_platform.defs.stream.assets import STREAMED
+from cs_platform.streaming.metadata import hour_metadata, parse_hour
+from cs_platform.streaming.query import DEFAULT_QUERY, start_stream
+
+STREAM_TAG = "cs/stream"
+POOL = "cs_stream"
+
+
+class StreamConfig(dg.Config):
+    """Where the run reads and writes (tests and rehearsals use their own)."""
+
+    namespace: str = "cs"
+    documentdb_database: str = "cs"
+    landing_uri: str | None = None
+    checkpoint_uri: str | None = None
+    query_name: str = DEFAULT_QUERY
+    max_files_per_trigger: int | None = None
+    lock_wait_seconds: float = 0
+
+
+@dg.op(pool=POOL, description="Run the streaming query availableNow; report each touched landing hour.")
+def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, settings: SettingsResource,
+                         pyspark: LakeSparkResource, documentdb: DocumentDBResource) -> None:
+    overrides = {k: v for k, v in {"landing_uri": config.landing_uri, "checkpoint_uri": config.checkpoint_uri}.items() if v}
+    run = start_stream(
+        pyspark.spark_session, settings.get().model_copy(update=overrides), once=True,
+        tables=LakeTables(namespace=config.namespace),
+        writer=DocumentDBWriter(client_factory=documentdb.client, database=config.documentdb_database),
+        query_name=config.query_name, max_files_per_trigger=config.max_files_per_trigger,
+        progress_extra={"dagster_run_id": context.run_id}, lock_wait_seconds=config.lock_wait_seconds,
+    )
+    entries = [{"batch_id": int(b.batch_token.rsplit(":", 1)[-1]), **b.as_dict()} for b in run.batches]
+    for hour, metadata in hour_metadata(entries).items():
+        for asset in STREAMED:
+            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(parse_hour(hour)),
+                                                      metadata=metadata))
+    context.log.info(f"{len(run.batches)} batch(es), hours {run.landing_hours}, {run.duration_s}s")
+
+
+@dg.job(name="cs_stream", tags={STREAM_TAG: DEFAULT_QUERY},
+        description="Process every landing file not yet processed (availableNow), then stop.")
+def cs_stream_job():
+    stream_available_now()

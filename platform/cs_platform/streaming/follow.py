@@ -1,0 +1,55 @@
+"""What the Structured Streaming sensor sees, without a JVM: pending landing files, who holds the
+checkpoint, and committed batches from the progress log that no Dagster run has reported."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from cs_platform.streaming.checkpoint import committed_batches, unprocessed_files
+from cs_platform.streaming.lock import holder, lock_path
+from cs_platform.streaming.metadata import hour_metadata
+from cs_platform.streaming.progress import progress_log_path, read_progress
+
+
+@dataclass
+class FollowCursor:
+    progress_lines: int = 0        # progress-log lines already looked at
+    requested: str | None = None   # run key of the last availableNow request
+
+    @classmethod
+    def parse(cls, text: str | None) -> "FollowCursor":
+        return cls(**json.loads(text)) if text else cls()
+
+    def dump(self) -> str:
+        return json.dumps({"progress_lines": self.progress_lines, "requested": self.requested}, sort_keys=True)
+
+
+@dataclass
+class Observation:
+    cursor: FollowCursor
+    run_key: str | None = None                 # request an availableNow run with this key
+    pending_files: int = 0
+    running: dict | None = None                # the lock holder (pid, mode), when a query runs
+    runless: dict[str, dict] = field(default_factory=dict)  # hour -> metadata of batches no run reported
+
+
+def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
+    checkpoint = f"{settings.checkpoint}/{query_name}"
+    entries = read_progress(progress_log_path(settings, query_name))
+    start = cursor.progress_lines if cursor.progress_lines <= len(entries) else 0  # a truncated log restarts
+    committed = set(committed_batches(checkpoint, settings))
+    fresh = [e for e in entries[start:] if not e.get("dagster_run_id") and e.get("batch_id") in committed]
+    obs = Observation(cursor=FollowCursor(progress_lines=len(entries), requested=cursor.requested),
+                      runless=hour_metadata(fresh), running=holder(lock_path(settings, query_name)))
+    if obs.running is not None:  # a query is at work (continuous, or a run/CLI availableNow): it will pick files up
+        return obs
+    pending = unprocessed_files(settings.landing, checkpoint, settings)
+    obs.pending_files = len(pending)
+    if pending:
+        key = "cs_stream:" + hashlib.sha256("\n".join(pending).encode()).hexdigest()[:20]
+        if key != cursor.requested:
+            obs.run_key = key
+            obs.cursor.requested = key
+    return obs

@@ -1,0 +1,97 @@
+"""The `cs_stream` job and the Structured Streaming sensor, on a real query and real files."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from cs_platform.defs.resources import SettingsResource, shared_resources
+from cs_platform.defs.stream.assets import STREAMED
+from cs_platform.defs.stream.jobs import cs_stream_job
+from cs_platform.defs.stream.sensors import cs_stream_sensor
+from cs_platform.streaming.lock import CheckpointLock, lock_path
+from cs_platform.streaming.query import checkpoint_location, start_stream
+
+from .landing_files import event_line, utc, write_landing_file
+
+T = utc(2026, 11, 26, 9)
+
+
+@pytest.fixture
+def located(stream_env, monkeypatch):
+    """The sensor reads settings from the environment: point them at this test's dirs."""
+    monkeypatch.setenv("CSP_LANDING_URI", stream_env["settings"].landing)
+    monkeypatch.setenv("CSP_CHECKPOINT_URI", stream_env["settings"].checkpoint)
+    return stream_env
+
+
+def evaluate(cursor=None):
+    with dg.build_sensor_context(cursor=cursor, resources={"settings": SettingsResource()}) as context:
+        return cs_stream_sensor(context)
+
+
+def two_hours(landing):
+    write_landing_file(landing, utc(2026, 11, 26, 9), [
+        event_line("e1", "ticket_created", "T1", 1, T, customer_id="c1", channel="chat"), "oops"], gz=True)
+    write_landing_file(landing, utc(2026, 11, 26, 10), [
+        event_line("e2", "agent_assigned", "T1", 2, T.replace(minute=2), agent_id="a1")])
+
+
+def test_sensor_requests_one_run_for_new_files_and_never_a_duplicate(located):
+    first = evaluate()
+    assert first.run_requests == [] and first.skip_reason.skip_message == "no unprocessed landing files"
+
+    two_hours(located["landing"])
+    second = evaluate(first.cursor)
+    assert len(second.run_requests) == 1 and second.run_requests[0].run_key.startswith("cs_stream:")
+    assert second.run_requests[0].tags["cs/pending_files"] == "2"
+
+    third = evaluate(second.cursor)
+    assert third.run_requests == []
+    assert third.skip_reason.skip_message == "2 unprocessed landing file(s), already requested"
+
+    write_landing_file(located["landing"], utc(2026, 11, 26, 11), [
+        event_line("e3", "status_changed", "T1", 3, T.replace(minute=5), status="solved")])
+    fourth = evaluate(third.cursor)
+    assert len(fourth.run_requests) == 1 and fourth.run_requests[0].run_key != second.run_requests[0].run_key
+
+    with CheckpointLock(lock_path(located["settings"], "cs_events"), checkpoint_location(located["settings"]), "continuous"):
+        busy = evaluate()
+    assert busy.run_requests == []
+    assert busy.skip_reason.skip_message == "a query holds the checkpoint (mode continuous)"
+
+
+def test_sensor_reports_runless_hours_from_the_progress_log_of_a_real_query(spark, located):
+    two_hours(located["landing"])
+    before = evaluate()
+    # a query outside Dagster (as `csp stream` would run it) writes the progress log
+    start_stream(spark, located["settings"], once=True, tables=located["tables"], writer=located["writer"]())
+    after = evaluate(before.cursor)
+    assert after.run_requests == []
+    by_key = {(e.asset_key, e.partition): e.metadata for e in after.asset_events}
+    assert set(by_key) == {(asset, hour) for asset in STREAMED for hour in ("2026-11-26-09:00", "2026-11-26-10:00")}
+    nine = by_key[(STREAMED[0], "2026-11-26-09:00")]
+    assert (nine["runless"].value, nine["lines_read"].value, nine["valid"].value, nine["quarantined"].value) == (True, 2, 1, 1)
+    assert (nine["batch_ids"].value, nine["batch_new_events"].value, nine["batch_documentdb_writes"].value) == ("0", 2, 1)
+    assert "events=" in nine["snapshot_ids"].value and "tickets=" in nine["snapshot_ids"].value
+
+    again = evaluate(after.cursor)
+    assert again.asset_events == [] and again.run_requests == []
+
+
+def test_cs_stream_job_materializes_touched_hours(located):
+    two_hours(located["landing"])
+    instance = dg.DagsterInstance.ephemeral()
+    config = {"namespace": located["tables"].namespace, "documentdb_database": located["database"],
+              "landing_uri": located["settings"].landing, "checkpoint_uri": located["settings"].checkpoint}
+    resources = {k: v for k, v in shared_resources().items() if k in ("settings", "pyspark", "documentdb")}
+    result = cs_stream_job.execute_in_process(
+        run_config={"ops": {"stream_available_now": {"config": config}}}, instance=instance, resources=resources)
+    assert result.success
+    materialized = {(m.asset_key, m.partition): m.metadata for m in result.asset_materializations_for_node("stream_available_now")}
+    assert set(materialized) == {(a, h) for a in STREAMED for h in ("2026-11-26-09:00", "2026-11-26-10:00")}
+    ten = materialized[(STREAMED[2], "2026-11-26-10:00")]
+    assert (ten["lines_read"].value, ten["valid"].value, ten["quarantined"].value, ten["batch_tickets_changed"].value) == (1, 1, 0, 1)
+    assert cs_stream_job.tags["cs/stream"] == "cs_events"
+    # the run's own batches are not reported again by the sensor
+    assert evaluate().asset_events == []
