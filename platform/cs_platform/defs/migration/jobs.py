@@ -93,6 +93,9 @@ def build_migration_job(source: str, target: str | None = None) -> dg.JobDefinit
     return migrate.to_job(
         description=f"Migrate Hive table {names.source_name} to {names.target_name} (resumable; plan mode in config).",
         tags={"domain": "migration"},
+        # One process, one Spark session for all steps: a JVM per step would be slow, and the embedded
+        # Derby metastore admits one JVM at a time.
+        executor_def=dg.in_process_executor,
     )
 
 
@@ -109,6 +112,7 @@ def build_rollback_job(source: str, target: str | None = None) -> dg.JobDefiniti
         return done
 
     @dg.job(name=f"rollback_hive__{names.source_table}", tags={"domain": "migration"},
+            executor_def=dg.in_process_executor,
             description=f"Roll back the migration of {names.source_name} to {names.target_name}.")
     def rollback_job():
         rollback()
