@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from cs_platform.lakehouse.health import TableHealth, current_hour, probe
-from cs_platform.lakehouse.policy import MaintenancePolicy
+from cs_platform.lakehouse.policy import MaintenancePolicy, policy_for
 from cs_platform.lakehouse.retry import ConflictRetriesExhausted, first_line, retry_on_conflict
 from cs_platform.lakehouse.table_ops import TableRef, refresh, timestamp_literal
 
@@ -174,9 +174,12 @@ class Maintainer:
 
         return self._step("rewrite_manifests", True, f"probe: fewer than {self.policy.manifest_min_count} manifests", run)
 
+    def orphan_cutoff(self) -> datetime:
+        """Never later than the wall clock minus the policy's age, whatever `now` a caller passes."""
+        return min(self.policy.orphan_cutoff(self.now), self.policy.orphan_cutoff(datetime.now(timezone.utc)))
+
     def list_orphans(self) -> list[str]:
-        rows = self._call("remove_orphan_files", older_than=timestamp_literal(self.policy.orphan_cutoff(self.now)),
-                          dry_run="true")
+        rows = self._call("remove_orphan_files", older_than=timestamp_literal(self.orphan_cutoff()), dry_run="true")
         return sorted(r["orphan_file_location"] for r in rows)
 
     def remove_orphan_files(self) -> StepResult:
@@ -184,13 +187,21 @@ class Maintainer:
             listed = self.list_orphans()
             if self.dry_run or not listed:
                 return {"orphans_listed": len(listed), "orphans_deleted": 0, "orphan_files": listed[:100]}
-            rows = self._call("remove_orphan_files", older_than=timestamp_literal(self.policy.orphan_cutoff(self.now)))
+            rows = self._call("remove_orphan_files", older_than=timestamp_literal(self.orphan_cutoff()))
             deleted = sorted(r["orphan_file_location"] for r in rows)
             return {"orphans_listed": len(listed), "orphans_deleted": len(deleted), "orphan_files": deleted[:100]}
 
         return self._step("remove_orphan_files", True, "", run)
 
+    def run_step(self, step: str) -> StepResult:
+        if step not in STEPS:
+            raise ValueError(f"unknown maintenance step {step!r}: choose from {', '.join(STEPS)}")
+        if step == STEPS[0] and not self.dry_run:
+            self.apply_table_properties()
+        return getattr(self, step)()
+
     def run(self, steps: tuple[str, ...] = STEPS) -> list[StepResult]:
+        """The steps in their fixed order (compaction first: expiry then frees the replaced files)."""
         unknown = set(steps) - set(STEPS)
         if unknown:
             raise ValueError(f"unknown maintenance steps {sorted(unknown)}: choose from {', '.join(STEPS)}")
@@ -211,3 +222,28 @@ def existing_tables(catalog, names) -> list[TableRef]:
     """The given tables that exist in the catalog (maintenance skips tables not yet created)."""
     refs = [TableRef.parse(n) if isinstance(n, str) else n for n in names]
     return [ref for ref in refs if catalog.table_exists(ref.identifier)]
+
+
+@dataclass(frozen=True)
+class MaintenanceTarget:
+    """One table's maintenance run, passed from step to step (JSON-friendly for Dagster)."""
+
+    table: str
+    now: str  # ISO-8601, fixed once per run so every step uses the same cut-offs
+    dry_run: bool = False
+    overrides: dict = field(default_factory=dict)
+
+    def maintainer(self, spark, catalog) -> Maintainer:
+        ref = TableRef.parse(self.table)
+        return Maintainer(spark, catalog, ref, policy_for(str(ref), self.overrides),
+                          now=datetime.fromisoformat(self.now), dry_run=self.dry_run)
+
+
+def plan(catalog, tables, dry_run: bool = False, overrides: dict | None = None,
+         now: datetime | None = None) -> list[MaintenanceTarget]:
+    """Targets for the tables that exist; the policy is checked here, before any step runs."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+    targets = [MaintenanceTarget(str(ref), moment, dry_run, dict(overrides or {})) for ref in existing_tables(catalog, tables)]
+    for target in targets:
+        policy_for(target.table, target.overrides)
+    return targets

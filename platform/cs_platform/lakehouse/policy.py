@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cs_platform.adapters.identifiers import validate_identifier
 
@@ -103,4 +103,14 @@ def policy_for(table: str, overrides: dict | None = None) -> MaintenancePolicy:
     base = DEFAULT_POLICIES.get(table.split(".")[-1].strip("`"), APPEND_HEAVY)
     if not overrides:
         return base
-    return MaintenancePolicy(**{**base.model_dump(), **overrides})
+    try:
+        return MaintenancePolicy(**{**base.model_dump(), **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise PolicyError(f"invalid maintenance policy for {table}: {problems}") from None
+
+
+def _describe(error: dict) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    field = ".".join(str(part) for part in error["loc"])
+    return message if not field or message.startswith(field) else f"{field}: {message}"

@@ -1,0 +1,86 @@
+"""The maintenance job: per table, the five Iceberg maintenance steps in order, each an op that
+reports the table's health before and after as output metadata and as an observation of the
+table's lake asset."""
+
+from dataclasses import asdict
+
+import dagster as dg
+from pydantic import Field
+
+from cs_platform.defs.resources import IcebergCatalogResource, LakeSparkResource
+from cs_platform.lakehouse.maintenance import STEPS, MaintenanceTarget, plan
+from cs_platform.lakehouse.policy import KNOWN_TABLES
+from cs_platform.lakehouse.table_ops import TableRef
+
+
+class MaintenanceConfig(dg.Config):
+    tables: list[str] = Field(default=list(KNOWN_TABLES), description="namespace.table names in catalog lake")
+    dry_run: bool = Field(default=False, description="probe and list only: nothing is rewritten or deleted")
+    orphan_age_days: float | None = Field(default=None, description="override; never below 3")
+    target_file_size_mb: int | None = Field(default=None, description="override of the compaction target")
+    retain_last_snapshots: int | None = Field(default=None, description="override of snapshot retention")
+
+
+def lake_asset_key(table: str) -> dg.AssetKey:
+    ref = TableRef.parse(table)
+    return dg.AssetKey(["lake", ref.namespace, ref.name])
+
+
+def _overrides(config: MaintenanceConfig) -> dict:
+    overrides = {}
+    if config.orphan_age_days is not None:
+        overrides["orphan_age_days"] = config.orphan_age_days
+    if config.target_file_size_mb is not None:
+        overrides["target_file_size_bytes"] = config.target_file_size_mb * 1024 * 1024
+    if config.retain_last_snapshots is not None:
+        overrides["retain_last_snapshots"] = config.retain_last_snapshots
+    return overrides
+
+
+@dg.op(out=dg.DynamicOut(dict), description="The existing tables to maintain, with their policy checked up front.")
+def plan_tables(context: dg.OpExecutionContext, config: MaintenanceConfig, iceberg: IcebergCatalogResource):
+    targets = plan(iceberg.catalog(), config.tables, config.dry_run, _overrides(config))
+    context.log.info(f"maintaining {[t.table for t in targets]} (of {config.tables})")
+    for target in targets:
+        yield dg.DynamicOutput(asdict(target), mapping_key=target.table.replace(".", "__"))
+
+
+def _step_op(step: str) -> dg.OpDefinition:
+    @dg.op(name=step, description=f"Iceberg `{step}` on one table, with before/after health.")
+    def run_step(context: dg.OpExecutionContext, target: dict, pyspark: LakeSparkResource,
+                 iceberg: IcebergCatalogResource) -> dict:
+        maintenance = MaintenanceTarget(**target)
+        result = maintenance.maintainer(pyspark.spark_session, iceberg.catalog()).run_step(step)
+        metadata = result.metadata()
+        context.log_event(dg.AssetObservation(asset_key=lake_asset_key(maintenance.table), metadata=metadata))
+        context.add_output_metadata(metadata)
+        if result.status == "conflict":
+            context.log.warning(f"{step} on {maintenance.table} gave up after commit conflicts: {result.reason}")
+        return target
+
+    return run_step
+
+
+STEP_OPS = {step: _step_op(step) for step in STEPS}
+
+
+@dg.job(description="Daily Iceberg maintenance of the lake tables: compaction, delete-file rewrite, "
+                    "snapshot expiry, manifest rewrite, orphan removal.",
+        tags={"domain": "maintenance"})
+def lake_maintenance_job():
+    def chain(target):
+        for step in STEPS:
+            target = STEP_OPS[step](target)
+        return target
+
+    plan_tables().map(chain)
+
+
+lake_maintenance_schedule = dg.ScheduleDefinition(
+    name="lake_maintenance_daily",
+    job=lake_maintenance_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily at 03:30 UTC, after the night's hours have closed.",
+)

@@ -1,0 +1,73 @@
+"""The maintenance job and the table-operation jobs run in process with the shared resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cs_platform.defs.maintenance import defs as maintenance_defs
+from cs_platform.defs.resources import shared_resources
+from cs_platform.lakehouse import table_ops
+from cs_platform.lakehouse.table_ops import TableRef
+from platform_tests.integration.maintenance.conftest import table_rows
+
+
+def _run(job_name: str, config: dict, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    defs = dg.Definitions.merge(maintenance_defs, dg.Definitions(resources=shared_resources()))
+    return defs.resolve_job_def(job_name).execute_in_process(run_config={"ops": config}, raise_on_error=raise_on_error)
+
+
+def test_maintenance_job_reports_each_step_with_before_and_after(spark, iceberg_catalog, namespace):
+    ref = TableRef.parse(f"{namespace}.events")
+    spark.sql(f"CREATE TABLE {ref.sql} (event_id STRING, landing_hour TIMESTAMP) USING iceberg")
+    for i in range(4):
+        spark.sql(f"INSERT INTO {ref.sql} VALUES ('e{i}', TIMESTAMP '2026-01-01 05:00:00')")
+
+    result = _run("lake_maintenance_job", {"plan_tables": {"config": {"tables": [f"{namespace}.events", f"{namespace}.absent"]}}})
+
+    assert result.success
+    mapping = f"lake__{namespace}__events"
+    observed = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert [e.step_key for e in observed] == [f"{step}[{mapping}]" for step in (
+        "rewrite_data_files", "rewrite_position_delete_files", "expire_snapshots", "rewrite_manifests", "remove_orphan_files")]
+    compaction = observed[0].event_specific_data.asset_observation
+    assert compaction.asset_key == dg.AssetKey(["lake", namespace, "events"])
+    assert compaction.metadata["status"].value == "done"
+    assert (compaction.metadata["before_data_files"].value, compaction.metadata["after_data_files"].value) == (4, 1)
+    assert table_rows(spark, ref, "event_id") == [("e0",), ("e1",), ("e2",), ("e3",)]
+
+
+def test_maintenance_job_rejects_orphan_age_below_three_days(spark, namespace):
+    spark.sql(f"CREATE TABLE lake.{namespace}.events (event_id STRING) USING iceberg")
+    result = _run("lake_maintenance_job", {"plan_tables": {"config": {"tables": [f"{namespace}.events"],
+                                                                      "orphan_age_days": 1}}}, raise_on_error=False)
+    assert not result.success
+    failure = result.failure_data_for_node("plan_tables")
+    assert failure.error.cause.message.strip() == (
+        f"cs_platform.lakehouse.policy.PolicyError: invalid maintenance policy for lake.{namespace}.events: "
+        "orphan_age_days=1.0 is below the minimum of 3 days: younger files may belong to a commit in flight "
+        "and deleting them would corrupt the table")
+
+
+def test_table_operation_jobs(spark, iceberg_catalog, namespace):
+    ref = TableRef.parse(f"{namespace}.people")
+    spark.sql(f"CREATE TABLE {ref.sql} (id INT, name STRING) USING iceberg")
+    spark.sql(f"INSERT INTO {ref.sql} VALUES (1, 'ann')")
+    first = table_ops.current_snapshot_id(spark, ref)
+    spark.sql(f"INSERT INTO {ref.sql} VALUES (2, 'bob')")
+    table = f"{namespace}.people"
+
+    assert _run("table_rename_column", {"rename_column": {"config": {"table": table, "column": "name", "new_name": "full_name"}}}).success
+    assert _run("table_widen_column", {"widen_column": {"config": {"table": table, "column": "id", "new_type": "bigint"}}}).success
+    assert _run("table_tag", {"tag_snapshot": {"config": {"table": table, "tag": "first_load", "snapshot_id": first}}}).success
+    assert _run("table_rollback", {"rollback_table": {"config": {"table": table, "to_snapshot_id": first}}}).success
+    history = _run("table_history", {"show_table_history": {"config": {"table": table}}})
+    assert history.success
+
+    assert table_rows(spark, ref, "id, full_name") == [(1, "ann")]
+    assert table_ops.refs(iceberg_catalog, ref)["first_load"] == first
+    crafted = _run("table_add_column", {"add_column": {"config": {"table": table, "column": "x; DROP TABLE y", "type": "int"}}},
+                   raise_on_error=False)
+    assert not crafted.success
+    assert crafted.failure_data_for_node("add_column").error.cause.message.strip() == (
+        "cs_platform.adapters.identifiers.InvalidIdentifier: invalid column name 'x; DROP TABLE y': "
+        "use letters, digits and underscores, starting with a letter or underscore")
