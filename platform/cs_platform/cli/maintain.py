@@ -1,0 +1,53 @@
+"""`csp maintain [--table T]... [--dry-run]`: the daily maintenance, from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cs_platform.settings import load_settings
+
+
+@click.command()
+@click.option("--table", "tables", multiple=True, help="namespace.table (repeatable); default: the lake's cs tables")
+@click.option("--dry-run", is_flag=True, help="probe and list orphans only: nothing is rewritten or deleted")
+@click.option("--step", "steps", multiple=True, help="run only these steps (repeatable), in the fixed order")
+@click.option("--orphan-age-days", type=float, default=None, help="override; never below 3")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per step")
+def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
+    """Compact, rewrite delete files, expire snapshots, rewrite manifests and remove orphans."""
+    from cs_platform.adapters.catalog import pyiceberg_catalog
+    from cs_platform.adapters.identifiers import InvalidIdentifier
+    from cs_platform.lakehouse.maintenance import STEPS, plan
+    from cs_platform.lakehouse.policy import KNOWN_TABLES, PolicyError
+
+    settings = load_settings()
+    overrides = {} if orphan_age_days is None else {"orphan_age_days": orphan_age_days}
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise click.UsageError(f"unknown step(s) {', '.join(sorted(unknown))}: choose from {', '.join(STEPS)}")
+    try:
+        targets = plan(pyiceberg_catalog(settings), tables or KNOWN_TABLES, dry_run, overrides)
+    except (InvalidIdentifier, PolicyError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if not targets:
+        click.echo(f"no table to maintain: none of {', '.join(tables or KNOWN_TABLES)} exists")
+        return
+    from cs_platform.adapters.spark import build_spark_session
+
+    spark = build_spark_session(settings, app_name="cs-lakehouse-maintain")
+    catalog = pyiceberg_catalog(settings)
+    failed = False
+    for target in targets:
+        for result in target.maintainer(spark, catalog).run(tuple(steps) or STEPS):
+            failed |= result.status == "conflict"
+            if as_json:
+                click.echo(json.dumps(result.as_dict(), default=str, sort_keys=True))
+            else:
+                b, a = result.before, result.after
+                click.echo(f"{result.table:<28} {result.step:<30} {result.status:<8} files {b.get('data_files')}->"
+                           f"{a.get('data_files')} snapshots {b.get('snapshots')}->{a.get('snapshots')} "
+                           f"manifests {b.get('manifests')}->{a.get('manifests')} {result.reason}".rstrip())
+    if failed:
+        raise click.ClickException("some steps gave up after commit conflicts; they will run again next time")

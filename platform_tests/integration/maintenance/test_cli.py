@@ -1,0 +1,71 @@
+"""`csp table ...` and `csp maintain` in process (the shared Spark session is reused)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from cs_platform.cli import cli
+from cs_platform.lakehouse import table_ops
+from cs_platform.lakehouse.table_ops import TableRef
+from platform_tests.integration.maintenance.conftest import table_rows
+
+
+def _csp(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _lines(result) -> list[dict]:
+    return [json.loads(line) for line in result.output.splitlines()]
+
+
+def test_table_commands(spark, namespace):
+    ref = TableRef.parse(f"{namespace}.people")
+    spark.sql(f"CREATE TABLE {ref.sql} (id INT, name STRING) USING iceberg")
+    spark.sql(f"INSERT INTO {ref.sql} VALUES (1, 'ann')")
+    first = table_ops.current_snapshot_id(spark, ref)
+    spark.sql(f"INSERT INTO {ref.sql} VALUES (2, 'bob')")
+    second = table_ops.current_snapshot_id(spark, ref)
+    name = f"{namespace}.people"
+
+    assert [row["snapshot_id"] for row in _lines(_csp("table", "history", name))] == [first, second]
+    assert _lines(_csp("table", "read", name, "--at-snapshot", str(first))) == [{"id": 1, "name": "ann"}]
+    assert _lines(_csp("table", "rollback", name, "--to-snapshot", str(first))) == [
+        {"changed": True, "current_snapshot_id": first, "previous_snapshot_id": second, "procedure": "rollback_to_snapshot"}]
+    assert _lines(_csp("table", "tag", name, "rolled_back")) == [{"snapshot_id": first, "tag": "rolled_back"}]
+    assert _csp("table", "rename-column", name, "name", "full_name").exit_code == 0
+    assert _csp("table", "widen", name, "id", "bigint").exit_code == 0
+    assert _lines(_csp("table", "snapshots", name))[-1] == {"refs": {"main": first, "rolled_back": first}}
+    assert table_rows(spark, ref, "id, full_name") == [(1, "ann")]
+
+    crafted = _csp("table", "rename-column", name, "full_name", "x`; DROP TABLE t; --")
+    assert crafted.exit_code == 2
+    assert crafted.output.splitlines()[-1] == (
+        "Error: invalid column name 'x`; DROP TABLE t; --': use letters, digits and underscores, "
+        "starting with a letter or underscore")
+    bad_widen = _csp("table", "widen", name, "full_name", "int")
+    assert bad_widen.exit_code == 2
+    assert bad_widen.output.splitlines()[-1] == (
+        "Error: cannot widen string to int: allowed are int -> bigint, float -> double, decimal(p,s) -> decimal(P,s) with P > p")
+
+
+def test_maintain_dry_run_changes_nothing(spark, namespace):
+    ref = TableRef.parse(f"{namespace}.events")
+    spark.sql(f"CREATE TABLE {ref.sql} (event_id STRING, landing_hour TIMESTAMP) USING iceberg")
+    for i in range(3):
+        spark.sql(f"INSERT INTO {ref.sql} VALUES ('e{i}', TIMESTAMP '2026-01-01 05:00:00')")
+
+    result = _csp("maintain", "--table", f"{namespace}.events", "--dry-run", "--json")
+
+    assert result.exit_code == 0, result.output
+    steps = _lines(result)
+    assert [(s["step"], s["status"]) for s in steps] == [
+        ("rewrite_data_files", "dry_run"), ("rewrite_position_delete_files", "skipped"),
+        ("expire_snapshots", "skipped"), ("rewrite_manifests", "skipped"), ("remove_orphan_files", "dry_run")]
+    assert [(s["before"]["data_files"], s["after"]["data_files"]) for s in steps] == [(3, 3)] * 5
+    rejected = _csp("maintain", "--table", f"{namespace}.events", "--orphan-age-days", "2")
+    assert rejected.exit_code == 2
+    assert rejected.output.splitlines()[-1] == (
+        f"Error: invalid maintenance policy for lake.{namespace}.events: orphan_age_days=2.0 is below the minimum "
+        "of 3 days: younger files may belong to a commit in flight and deleting them would corrupt the table")
