@@ -67,14 +67,17 @@ class Env:
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
 
-    def stream_once(self, fault: str | None = None, chunk_size: int = 1000, max_files: int = 8,
-                    timeout: int = 600) -> subprocess.CompletedProcess:
+    def stream_once(self, fault: str | None = None, fault_batch: int | None = None, chunk_size: int = 1000,
+                    max_files: int = 8, timeout: int = 600) -> subprocess.CompletedProcess:
         """`csp stream --once` in its own process group; the group is killed after it ends, so no
         orphaned JVM survives a kill -9 of the Python driver."""
         env = {**os.environ, "CSP_SPARK_DRIVER_MEMORY": "1g", "CSP_SPARK_SHUFFLE_PARTITIONS": "4"}
         env.pop("CSP_FAULT_POINT", None)
+        env.pop("CSP_FAULT_BATCH", None)
         if fault:
             env["CSP_FAULT_POINT"] = fault
+            if fault_batch is not None:
+                env["CSP_FAULT_BATCH"] = str(fault_batch)
         if self.documentdb_uri:
             env["CSP_DOCUMENTDB_URI"] = self.documentdb_uri
         args = [CSP, "stream", "--once", "--json", "--namespace", self.namespace, "--database", self.database,

@@ -47,6 +47,7 @@ class BatchResult:
     landing_hours: list[str] = field(default_factory=list)  # ISO, UTC, start of each Firehose hour
     per_hour: dict[str, dict[str, int]] = field(default_factory=dict)  # hour -> lines_read, valid, quarantined
     duration_s: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)  # where the time went
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -90,9 +91,17 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         return df
 
     views: list[str] = []
+    mark = [time.monotonic()]
+
+    def step(name: str) -> None:
+        now = time.monotonic()
+        result.step_seconds[name] = round(now - mark[0], 3)
+        mark[0] = now
+
     try:
         lines = keep(lines_df.select(*LINE_COLUMNS))
         result.lines_read = lines.count()
+        step("read")
         if result.lines_read == 0:
             return result
         valid, quarantined = validate_lines(lines)
@@ -100,6 +109,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         result.valid, result.quarantined = valid.count(), quarantined.count()
         result.per_hour = _per_hour(valid, quarantined)
         result.landing_hours = sorted(h for h in result.per_hour if h != _NO_HOUR)
+        step("validate")
 
         quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
             "ingested_at", F.current_timestamp()).select(*QUARANTINE_COLUMNS)
@@ -107,25 +117,30 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         snap, result.new_quarantined = tables.run_merge(
             spark, tables.events_quarantine, tables.merge_quarantine_sql(views[-1]))
         result.snapshot_ids["events_quarantine"] = snap
+        step("quarantine_merge")
 
         events_src = dedupe_batch(valid).withColumn("ingested_at", F.current_timestamp()).select(*EVENT_COLUMNS)
         views.append(_view(events_src, "events"))
         snap, result.new_events = tables.run_merge(spark, tables.events, tables.merge_events_sql(views[-1]))
         result.snapshot_ids["events"] = snap
+        step("events_merge")
         crash_if("after_events_merge", batch_token)
 
         touched = valid.select("ticket_id").distinct()
         committed = spark.table(tables.events).join(touched, "ticket_id", "left_semi").repartition("ticket_id")
         state = keep(fold_tickets(committed))
         result.tickets_touched = state.count()
+        step("refold")
         views.append(_view(state, "tickets"))
         snap, result.tickets_changed = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(views[-1]))
         result.snapshot_ids["tickets"] = snap
+        step("tickets_merge")
         crash_if("after_lake_commit", batch_token)
 
         if documentdb_writer is not None:
             stats = documentdb_writer.write_guarded(oltp_projection(state), after_chunk=lambda _: crash_if("mid_documentdb", batch_token))
             result.documentdb_writes, result.documentdb_stale = stats.operations, stats.stale
+            step("documentdb")
         return result
     finally:
         for name in views:
