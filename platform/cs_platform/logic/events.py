@@ -153,14 +153,17 @@ def _schema(fields, kind: T.DataType, int_kind: T.DataType | None = None) -> T.S
 def _parses(json_text: Column, fields) -> dict[str, Column]:
     """The same JSON parsed once per kind; a field is null in a kind's parse unless it has that kind."""
     string_map = T.MapType(T.StringType(), T.StringType())
-    return {
-        "text": F.from_json(json_text, _schema(fields, T.StringType())),
-        "long": F.from_json(json_text, _schema(fields, T.LongType())),
-        "double": F.from_json(json_text, _schema(fields, T.DoubleType())),
-        "bool": F.from_json(json_text, _schema(fields, T.BooleanType())),
-        "object": F.from_json(json_text, _schema(fields, string_map)),
-        "array": F.from_json(json_text, _schema(fields, T.ArrayType(T.StringType()))),
+    kinds = {
+        "text": _schema(fields, T.StringType()),
+        "long": _schema(fields, T.LongType()),
+        "double": _schema(fields, T.DoubleType()),
+        "bool": _schema(fields, T.BooleanType()),
+        "object": _schema(fields, string_map),
+        "array": _schema(fields, T.ArrayType(T.StringType())),
     }
+    # An explicit option keeps Spark's OptimizeJsonExprs from rewriting every field access into
+    # its own from_json (dozens of parses per line); PERMISSIVE is the default mode anyway.
+    return {kind: F.from_json(json_text, schema, {"mode": "PERMISSIVE"}) for kind, schema in kinds.items()}
 
 
 class _Kinds:
@@ -241,6 +244,16 @@ def _value_rules(data: _Kinds, field: str, applies: Column) -> list[tuple[Column
     return []
 
 
+def _once(df: DataFrame, expressions: list[Column]) -> DataFrame:
+    """Add columns computed exactly once per row.
+
+    The split filters on ``reason``; Spark pushes that filter below plain projections and
+    inlines every parse into it (hundreds of from_json per line). A generator (inline of a
+    one-element array) is a barrier the optimizer does not see through.
+    """
+    return df.select("*", F.inline(F.array(F.struct(*expressions))))
+
+
 def validate_lines(lines: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Split raw lines into ``(valid, quarantined)`` by the rules of the module docstring.
 
@@ -251,15 +264,12 @@ def validate_lines(lines: DataFrame) -> tuple[DataFrame, DataFrame]:
     """
     env = _Kinds("env")
     data = _Kinds("dat")
-    parsed = lines.select(
-        *(F.col(c) for c in LINE_COLUMNS),
+    parsed = _once(lines, [
         F.expr("json_array_length(concat('[', raw_line, ',0]'))").alias("_json_len"),
         F.expr("json_object_keys(raw_line)").isNotNull().alias("_is_object"),
         *(p.alias(f"env_{k}") for k, p in _parses(F.col("raw_line"), ENVELOPE_FIELDS).items()),
-    )
-    parsed = parsed.select(
-        "*", *(p.alias(f"dat_{k}") for k, p in _parses(F.col("env_text.data"), DATA_FIELDS).items())
-    )
+    ])
+    parsed = _once(parsed, [p.alias(f"dat_{k}") for k, p in _parses(F.col("env_text.data"), DATA_FIELDS).items()])
 
     occurred_text = env.text("occurred_at")
     occurred_at = F.when(occurred_text.rlike(ISO_TIMESTAMP), occurred_text.cast("timestamp"))
