@@ -167,3 +167,20 @@ def test_cli_plan_run_verify_rollback(spark, legacy_db, lake_ns):
         f"restored Hive table {legacy_db}.cs_agent_roster from {legacy_db}.cs_agent_roster__hive_backup",
         f"dropped Iceberg table lake.{lake_ns}.agent_roster",
     ]
+
+
+def test_cli_legacy_seed_is_idempotent(spark, unique_name):
+    from click.testing import CliRunner
+
+    from cs_platform.cli import cli
+
+    database = unique_name("legacy")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["legacy", "seed", "--database", database, "--days", "1", "--tickets-per-day", "3"])
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines() == [f"{database}.cs_ticket_history: created with 14 rows",
+                                         f"{database}.cs_agent_roster: created with {ROSTER_ROWS} rows"]
+    again = runner.invoke(cli, ["legacy", "seed", "--database", database, "--days", "1", "--tickets-per-day", "3"])
+    assert again.output.splitlines() == [f"{database}.cs_ticket_history: exists, left alone",
+                                         f"{database}.cs_agent_roster: exists, left alone"]
+    assert spark.table(f"spark_catalog.{database}.cs_ticket_history").count() == 14
