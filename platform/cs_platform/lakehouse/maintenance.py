@@ -134,6 +134,7 @@ class Maintainer:
                     "partial-progress.enabled": "true",
                     "partial-progress.max-commits": 10,
                     "max-concurrent-file-group-rewrites": 2,
+                    "remove-dangling-deletes": "true",  # deletes applied by the rewrite stop costing reads
                 }),
             }
             if self.policy.strategy == "sort":
@@ -149,7 +150,8 @@ class Maintainer:
         def run() -> dict:
             if self.dry_run:
                 return {}
-            rows = self._call("rewrite_position_delete_files", options=_options_map({"min-input-files": 2}))
+            # rewrite-all: after compaction most positions point at replaced files; rewriting drops them
+            rows = self._call("rewrite_position_delete_files", options=_options_map({"rewrite-all": "true"}))
             return _first(rows)
 
         return self._step("rewrite_position_delete_files", True, "probe: no delete files", run)
