@@ -123,3 +123,21 @@ def test_cursor_survives_serialization():
 
 def json_watermark(cursor: str) -> float:
     return LandingCursor.parse(cursor).watermark
+
+
+def test_a_tick_starts_no_jvm(landing, tmp_path):
+    import subprocess
+    import sys
+
+    put(landing, "2026/11/26/10/cs-events-1-2026-11-26-10-00-00-a", b"abc", time.time() - 10)
+    code = (
+        "import dagster as dg, pyspark\n"
+        "from cs_platform.defs.raw.sensors import landing_sensor\n"
+        "from cs_platform.defs.resources import SettingsResource\n"
+        "ctx = dg.build_sensor_context(resources={'settings': SettingsResource()})\n"
+        "result = landing_sensor(ctx)\n"
+        "print(len(result.asset_events), pyspark.SparkContext._gateway is None, pyspark.SparkContext._jvm is None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["1", "True", "True"]

@@ -186,3 +186,12 @@ def test_explode_lines_positions_crlf_and_landing_hour(spark):
     ]
     assert explode_lines(files).schema.simpleString() == (
         "struct<raw_line:string,source_file:string,line_number:bigint,landing_hour:timestamp>")
+
+
+def test_each_line_is_parsed_a_fixed_number_of_times(spark):
+    """Regression: Spark once pushed the split filter under the parses and inlined them into it
+    (325 from_json per line). 6 kinds x (envelope + data) = 12."""
+    valid, quarantined = split(spark, event())
+    for df in (valid, quarantined):
+        plan = df._jdf.queryExecution().optimizedPlan().toString()
+        assert plan.count("from_json(") == 12
