@@ -10,6 +10,7 @@ from cs_platform.defs.resources import IcebergCatalogResource
 from cs_platform.lakehouse.health import probe
 from cs_platform.lakehouse.maintenance import existing_tables
 from cs_platform.lakehouse.policy import KNOWN_TABLES, policy_for
+from cs_platform.settings import SettingsError
 
 
 def health_observations(catalog, tables) -> list[dg.AssetObservation]:
@@ -22,7 +23,10 @@ def health_observations(catalog, tables) -> list[dg.AssetObservation]:
 @dg.sensor(name="lake_health_sensor", minimum_interval_seconds=900, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Every 15 minutes: files, small files, deletes, snapshots and manifests of each lake table.")
 def lake_health_sensor(context: dg.SensorEvaluationContext, iceberg: IcebergCatalogResource):
-    observations = health_observations(iceberg.catalog(), KNOWN_TABLES)
+    try:
+        observations = health_observations(iceberg.catalog(), KNOWN_TABLES)
+    except SettingsError as exc:  # e.g. local services down: say so instead of failing every tick
+        return dg.SkipReason(str(exc))
     if not observations:
         return dg.SkipReason(f"none of {', '.join(KNOWN_TABLES)} exists yet")
     return dg.SensorResult(asset_events=observations)
