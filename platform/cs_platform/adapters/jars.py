@@ -22,7 +22,9 @@ ICEBERG_VERSION = "1.10.2"
 ICEBERG_RUNTIME = f"org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:{ICEBERG_VERSION}"
 ICEBERG_AWS_BUNDLE = f"org.apache.iceberg:iceberg-aws-bundle:{ICEBERG_VERSION}"
 POSTGRES_JDBC = "org.postgresql:postgresql:42.7.4"
-MAVEN_PACKAGES = (ICEBERG_RUNTIME, ICEBERG_AWS_BUNDLE, POSTGRES_JDBC)
+# Spark reads the landing zone and keeps checkpoints on S3 through S3A (Spark 3.5 ships Hadoop 3.3.4).
+HADOOP_AWS = "org.apache.hadoop:hadoop-aws:3.3.4"
+MAVEN_PACKAGES = (ICEBERG_RUNTIME, ICEBERG_AWS_BUNDLE, POSTGRES_JDBC, HADOOP_AWS)
 
 _RUNTIME_JAR = f"iceberg-spark-runtime-3.5_2.12-{ICEBERG_VERSION}.jar"
 _JDBC_CANDIDATES = (

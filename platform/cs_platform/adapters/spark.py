@@ -34,6 +34,7 @@ def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = 
     }
     conf.update(resolve_jars(settings).spark_conf())
     conf.update(spark_catalog_conf(settings))
+    conf.update(_s3_conf(settings))
     if hive:
         hive_dir = settings.home_dir / "hive"
         conf.update({
@@ -48,6 +49,22 @@ def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = 
             "spark.hadoop.iceberg.engine.hive.lock-enabled": "false",
             "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dderby.system.home={hive_dir}",
         })
+    return conf
+
+
+def _s3_conf(settings: Settings) -> dict[str, str]:
+    """`s3://` landing zones and checkpoints go through S3A (hadoop-aws, loaded with the Maven packages)."""
+    if not any(uri.startswith("s3") for uri in (settings.landing, settings.checkpoint, settings.warehouse)):
+        return {}
+    conf = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
+    }
+    if settings.s3_endpoint_url:
+        conf["spark.hadoop.fs.s3a.endpoint"] = settings.s3_endpoint_url
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.sql.catalog.lake.s3.endpoint"] = settings.s3_endpoint_url
+        conf["spark.sql.catalog.lake.s3.path-style-access"] = "true"
     return conf
 
 

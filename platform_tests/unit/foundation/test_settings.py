@@ -133,3 +133,21 @@ def test_cli_reports_bad_setting_and_exits_2(env):
     assert result.stderr.strip() == (
         "error: invalid settings: CSP_CHECKPOINT_URI: must be a file:// or s3:// URI, got 'ftp://nope'"
     )
+
+
+def test_prod_spark_conf_reads_s3_through_s3a_with_maven_jars(env):
+    from cs_platform.adapters.spark import spark_conf
+
+    for var, value in {"CSP_PROFILE": "prod", "CSP_LANDING_URI": "s3://raw/firehose", "CSP_WAREHOUSE_URI": "s3://lake/w",
+                       "CSP_CHECKPOINT_URI": "s3://lake/checkpoints", "CSP_CATALOG_PASSWORD": "pw-secret",
+                       "CSP_CATALOG_URI": "postgresql+psycopg://lake@rds.internal:5432/iceberg",
+                       "CSP_DOCUMENTDB_URI": "mongodb://docdb:27017", "CSP_DOCUMENTDB_TLS_CA_FILE": "/ca.pem"}.items():
+        env.setenv(var, value)
+    conf = spark_conf(load_settings())
+    assert conf["spark.hadoop.fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    assert "org.apache.hadoop:hadoop-aws:3.3.4" in conf["spark.jars.packages"].split(",")
+    assert conf["spark.sql.catalog.lake.uri"] == "jdbc:postgresql://rds.internal:5432/iceberg"
+    assert conf["spark.sql.catalog.lake.jdbc.user"] == "lake"
+    assert conf["spark.sql.catalog.lake.jdbc.password"] == "pw-secret"
+    assert conf["spark.sql.catalog.lake.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
+    assert "spark.jars" not in conf
