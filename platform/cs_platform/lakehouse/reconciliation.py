@@ -138,7 +138,7 @@ def quarantine_rate_of_hour(iceberg_catalog, tables: LakeTables, hour: dt.dateti
     """Quarantined vs valid rows of hour H, read with PyIceberg (no JVM; one narrow column)."""
     from pyiceberg.expressions import EqualTo
 
-    start = hour.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat()
+    start = hour.astimezone(dt.timezone.utc).isoformat()  # landing_hour is a timestamptz
 
     def rows(table: str) -> int:
         scan = iceberg_catalog.load_table(tables.identifier(table)).scan(

@@ -110,3 +110,35 @@ def lake(spark, settings, mongo_client, tmp_path_factory):
 def source_file_of(spark, lake, event_id: str) -> str:
     """How the lake spells a raw file's location (Spark's `_metadata.file_path`)."""
     return spark.sql(f"SELECT source_file FROM {lake.tables.events} WHERE event_id = '{event_id}'").first()[0]
+
+
+@dataclass
+class Webhook:
+    url: str
+    received: list = field(default_factory=list)
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP server on 127.0.0.1 collecting the JSON bodies of alerts."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    hook = Webhook(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server API)
+            hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_port}/alerts/token-abc"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield hook
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,116 @@
+"""Repairs: `backfill` (re-run hours' raw files through the foreachBatch body, then re-check) and
+`reproject` (rewrite DocumentDB from the lake, then re-check).
+
+Both are op jobs on the shared `landing_hours` partitions: one run covers one hour (sensor
+repair, `csp backfill --hour`) or a range in a single run (range tags / UI backfill), always read
+through `context.partition_keys`. After repairing an hour each run reports the hour's
+materializations and re-evaluates the hour's checks, so the check history shows fail -> repair -> pass.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from cs_platform.defs.partitions import landing_hours, partition_key_of
+from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, STREAMED, TICKETS, ReconcileConfig
+from cs_platform.defs.reconcile.checks import (
+    DOCUMENTDB_MATCHES_LAKE,
+    RECONCILES_WITH_RAW,
+    TICKETS_MATCH_EVENTS,
+    consistency_checks,
+)
+from cs_platform.defs.reconcile.context import (
+    check_metadata,
+    documentdb_writer,
+    documents_collection,
+    lake_tables,
+    landing_zone,
+)
+from cs_platform.defs.resources import DocumentDBResource, LakeSparkResource, SettingsResource
+from cs_platform.lakehouse import reconciliation as recon
+
+REPAIR_TAG = "cs_platform/repair"
+
+
+def _evaluation(asset, check_name, found, config, hour, severity) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(asset_key=asset, check_name=check_name, passed=found.ok, severity=severity,
+                                   partition=partition_key_of(hour),
+                                   metadata=check_metadata(found, config, recon.format_hour(hour)))
+
+
+@dg.op(description="Backfill exactly the run's landing hours from the raw archive, then re-run their checks.")
+def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
+                           settings: SettingsResource, documentdb: DocumentDBResource) -> None:
+    spark, tables = pyspark.spark_session, lake_tables(config)
+    hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
+    results = recon.backfill_hours(spark, tables, landing_zone(settings.get(), config),
+                                   documentdb_writer(documentdb, config), hours)
+    unrepaired = []
+    for hour, result in zip(hours, results):
+        figures = {k: v for k, v in result.as_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        for asset in STREAMED:
+            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(hour),
+                                                      metadata={"backfill": True, **figures}))
+        raw = recon.reconcile_raw(spark, tables, landing_zone(settings.get(), config), hour)
+        context.log_event(_evaluation(EVENTS, RECONCILES_WITH_RAW, raw, config, hour, dg.AssetCheckSeverity.ERROR))
+        tickets = recon.reconcile_tickets(spark, tables, hour)
+        context.log_event(_evaluation(TICKETS, TICKETS_MATCH_EVENTS, tickets, config, hour, dg.AssetCheckSeverity.ERROR))
+        context.log.info(f"backfilled {recon.format_hour(hour)}: {figures}; reconciled={raw.ok and tickets.ok}")
+        if not (raw.ok and tickets.ok):
+            unrepaired.append(recon.format_hour(hour))
+    if unrepaired:
+        raise dg.Failure(f"hours still inconsistent after backfill: {', '.join(unrepaired)} "
+                         "(see the reconciles_with_raw / tickets_match_events results of these partitions)")
+
+
+@dg.op(description="Rewrite the DocumentDB documents of the run's hours from lake.cs.tickets, then re-check.")
+def reproject_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
+                            documentdb: DocumentDBResource) -> None:
+    spark, tables = pyspark.spark_session, lake_tables(config)
+    unrepaired = []
+    for key in context.partition_keys:
+        hour = recon.hour_of_partition_key(key)
+        written = recon.reproject_hours(spark, tables, documentdb_writer(documentdb, config), [hour])
+        context.log_event(dg.AssetMaterialization(asset_key=DOCUMENTS, partition=key,
+                                                  metadata={"reprojected_documents": written}))
+        found = recon.reconcile_documents(spark, tables, documents_collection(documentdb, config), hour)
+        context.log_event(_evaluation(DOCUMENTS, DOCUMENTDB_MATCHES_LAKE, found, config, hour,
+                                      dg.AssetCheckSeverity.WARN))
+        if not found.ok:
+            unrepaired.append(key)
+    if unrepaired:
+        raise dg.Failure(f"documents still differ from the lake after reprojecting: {', '.join(unrepaired)}")
+
+
+@dg.job(name="backfill", partitions_def=landing_hours, tags={REPAIR_TAG: "true"},
+        description="Re-process landing hours from the raw archive (idempotent); re-checks each hour.")
+def backfill_job():
+    backfill_landing_hours()
+
+
+@dg.job(name="reproject", partitions_def=landing_hours, tags={REPAIR_TAG: "true"},
+        description="Rewrite DocumentDB tickets of landing hours from the lake; re-checks each hour.")
+def reproject_job():
+    reproject_landing_hours()
+
+
+reconcile_job = dg.define_asset_job(
+    "reconcile", selection=dg.AssetSelection.checks(*consistency_checks), partitions_def=landing_hours,
+    description="Run every consistency check of one landing hour (a closed hour, or after a repair).",
+)
+
+
+def checks_run_config(config: ReconcileConfig) -> dict:
+    """Run config giving every consistency check of the `reconcile` job the same config."""
+    return {"ops": {check.node_def.name: {"config": config.as_run_config()} for check in consistency_checks}}
+
+
+@dg.schedule(name="reconcile_closed_hours", cron_schedule="20 * * * *", job=reconcile_job, execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="At :20, run the checks of the hour that closed 20 minutes ago (Firehose buffers up to 15 min).")
+def reconcile_closed_hours(context: dg.ScheduleEvaluationContext):
+    closed = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    key = partition_key_of(closed)
+    # A checks-only job carries its hour as the partition tag.
+    return dg.RunRequest(run_key=f"reconcile:{key}", tags={"dagster/partition": key})
