@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+import pytest
 from pyspark.sql import functions as F
 
 from cs_platform.lakehouse.maintenance import Maintainer
@@ -36,9 +37,12 @@ def _write_inputs(directory) -> dict[str, tuple]:
     return reference
 
 
-def test_compaction_during_streaming_merges_loses_and_duplicates_nothing(spark, iceberg_catalog, namespace, tmp_path):
+@pytest.mark.parametrize("merge_mode", ["copy-on-write", "merge-on-read"])
+def test_compaction_during_streaming_merges_loses_and_duplicates_nothing(spark, iceberg_catalog, namespace, tmp_path,
+                                                                          merge_mode):
     ref = TableRef.parse(f"{namespace}.kv")
-    spark.sql(f"CREATE TABLE {ref.sql} (k STRING, v BIGINT, version INT, landing_hour TIMESTAMP) USING iceberg")
+    spark.sql(f"CREATE TABLE {ref.sql} (k STRING, v BIGINT, version INT, landing_hour TIMESTAMP) USING iceberg "
+              f"TBLPROPERTIES ('format-version'='2', 'write.merge.mode'='{merge_mode}')")
     policy = policy_for(str(ref), {"time_column": "landing_hour"})
     maintainer = Maintainer(spark, iceberg_catalog, ref, policy)
     maintainer.apply_table_properties()
@@ -82,7 +86,7 @@ def test_compaction_during_streaming_merges_loses_and_duplicates_nothing(spark, 
     rewritten = sum(int(c.outcome.get("rewritten_data_files_count", 0)) for c in compactions)
     assert rewritten >= 2
     conflicts_seen = len(merge_conflicts) + sum(c.conflicts_retried for c in compactions)
-    print(f"compactions={len(compactions)} rewritten={rewritten} conflicts_retried={conflicts_seen}")
+    print(f"{merge_mode}: compactions={len(compactions)} rewritten={rewritten} conflicts_retried={conflicts_seen}")
     final = maintainer.rewrite_data_files()  # after the stream: the table compacts to one file
     assert final.status in {"done", "skipped"}
     assert final.after["data_files"] == 1
