@@ -84,11 +84,12 @@ class Maintainer:
         log.info("%s", sql)
         return [row.asDict(recursive=True) for row in self.spark.sql(sql).collect()]
 
-    def _step(self, step: str, pays: bool, reason: str, action: Callable[[], dict]) -> StepResult:
+    def _step(self, step: str, skip_reason: str, action: Callable[[], dict]) -> StepResult:
+        """Probe, run ``action`` only where the probe says it pays (retrying conflicts), probe again."""
         before = self.health()
         result = StepResult(str(self.ref), step, "done", before=before.metadata())
-        if not (pays and before.pays.get(step, True)):
-            result.status, result.reason, result.after = "skipped", reason, result.before
+        if not before.pays.get(step, True):
+            result.status, result.reason, result.after = "skipped", skip_reason, result.before
             return result
         conflicts: list[str] = []
 
@@ -144,7 +145,7 @@ class Maintainer:
             rows = self._call("rewrite_data_files", **args)
             return {**_first(rows), "where": where or ""}
 
-        return self._step("rewrite_data_files", True, "probe: no partition has enough small files older than the current hour", run)
+        return self._step("rewrite_data_files", "probe: no partition has enough small files older than the current hour", run)
 
     def rewrite_position_delete_files(self) -> StepResult:
         def run() -> dict:
@@ -154,7 +155,7 @@ class Maintainer:
             rows = self._call("rewrite_position_delete_files", options=_options_map({"rewrite-all": "true"}))
             return _first(rows)
 
-        return self._step("rewrite_position_delete_files", True, "probe: no delete files", run)
+        return self._step("rewrite_position_delete_files", "probe: no delete files", run)
 
     def expire_snapshots(self) -> StepResult:
         cutoff = self.policy.snapshot_cutoff(self.now)
@@ -166,7 +167,7 @@ class Maintainer:
                               retain_last=str(self.policy.retain_last_snapshots), stream_results="true")
             return {**_first(rows), "older_than": cutoff.isoformat()}
 
-        return self._step("expire_snapshots", True, "probe: few and young snapshots", run)
+        return self._step("expire_snapshots", "probe: few and young snapshots", run)
 
     def rewrite_manifests(self) -> StepResult:
         def run() -> dict:
@@ -174,7 +175,7 @@ class Maintainer:
                 return {}
             return _first(self._call("rewrite_manifests"))
 
-        return self._step("rewrite_manifests", True, f"probe: fewer than {self.policy.manifest_min_count} manifests", run)
+        return self._step("rewrite_manifests", f"probe: fewer than {self.policy.manifest_min_count} manifests", run)
 
     def orphan_cutoff(self) -> datetime:
         """Never later than the wall clock minus the policy's age, whatever `now` a caller passes."""
@@ -193,7 +194,7 @@ class Maintainer:
             deleted = sorted(r["orphan_file_location"] for r in rows)
             return {"orphans_listed": len(listed), "orphans_deleted": len(deleted), "orphan_files": deleted[:100]}
 
-        return self._step("remove_orphan_files", True, "", run)
+        return self._step("remove_orphan_files", "", run)
 
     def run_step(self, step: str) -> StepResult:
         if step not in STEPS:
