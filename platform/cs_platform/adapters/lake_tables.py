@@ -112,6 +112,12 @@ class LakeTables:
             f"PARTITIONED BY (bucket(16, ticket_id)) TBLPROPERTIES ({_props(_TICKETS_PROPS)})"
         )
 
+    def refresh(self, spark) -> None:
+        """Drop this session's cached table metadata: a streaming query commits from a cloned
+        session (foreachBatch), whose catalog cache this session does not see."""
+        for table in (self.events, self.events_quarantine, self.tickets):
+            spark.sql(f"REFRESH TABLE {table}")
+
     # ---- MERGE statements -------------------------------------------------------------------
 
     def merge_quarantine_sql(self, source_view: str) -> str:

@@ -104,8 +104,11 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         step("read")
         if result.lines_read == 0:
             return result
-        valid, quarantined = validate_lines(lines)
-        valid, quarantined = keep(valid), keep(quarantined)
+        # Validation parses each line several times; run it once over all lines for the valid
+        # ones, and again only over the (few) lines that were not valid for their reasons.
+        valid = keep(validate_lines(lines)[0])
+        invalid_lines = lines.join(valid.select("source_file", "line_number"), ["source_file", "line_number"], "left_anti")
+        quarantined = keep(validate_lines(invalid_lines.select(*LINE_COLUMNS))[1])
         result.valid, result.quarantined = valid.count(), quarantined.count()
         result.per_hour = _per_hour(valid, quarantined)
         result.landing_hours = sorted(h for h in result.per_hour if h != _NO_HOUR)

@@ -22,6 +22,7 @@ from cs_platform.logic.events import explode_lines
 from cs_platform.streaming.batch import BatchResult, process_batch
 from cs_platform.streaming.lock import CheckpointLock, lock_path
 from cs_platform.streaming.progress import ProgressLogListener, progress_log_path
+from cs_platform.streaming.storage import local_path
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
     with CheckpointLock(lock_path(settings, query_name), checkpoint, "once" if once else "continuous",
                         lock_wait_seconds):
         tables.ensure(spark)
+        landing_dir = local_path(settings.landing)
+        if landing_dir is not None:  # a fresh local stack: nothing landed yet is not an error
+            landing_dir.mkdir(parents=True, exist_ok=True)
         listener = ProgressLogListener(progress_log_path(settings, query_name), results,
                                        {"mode": "once" if once else "continuous", **(progress_extra or {})})
 
@@ -74,7 +78,8 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
             lines = explode_lines(batch_df)
             result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}")
             results[batch_id] = result
-            run.batches.append(result)
+            if once:  # a continuous query reports through the progress log only (bounded memory)
+                run.batches.append(result)
 
         files = (
             spark.readStream.format("text")
@@ -101,6 +106,7 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
                     query.stop()
             _wait_for_progress(results)
         finally:
+            tables.refresh(spark)
             spark.streams.removeListener(listener)
             if own_writer:
                 writer.close()

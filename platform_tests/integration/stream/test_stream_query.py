@@ -75,3 +75,38 @@ def test_second_query_on_the_same_checkpoint_is_refused(spark, stream_env):
             f"{json.dumps(held)}); wait for it to finish or stop it, then retry"
         )
     assert holder(path) is None
+
+
+def test_continuous_query_processes_arrivals_until_stopped(spark, stream_env):
+    import threading
+    import time
+
+    settings, landing = stream_env["settings"], stream_env["landing"]
+    settings = settings.model_copy(update={"stream_trigger_seconds": 1})
+    t = utc(2026, 11, 26, 9)
+    write_landing_file(landing, utc(2026, 11, 26, 9), [event_line("e1", "ticket_created", "T1", 1, t, customer_id="c", channel="chat")])
+    stop, outcome = threading.Event(), {}
+
+    def run():
+        outcome["run"] = start_stream(spark, settings, once=False, tables=stream_env["tables"], use_documentdb=False, stop=stop)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    log = progress_log_path(settings, "cs_events")
+    try:
+        deadline = time.monotonic() + 240
+        while len(read_progress(log)) < 1 and time.monotonic() < deadline:
+            time.sleep(1)
+        assert holder(lock_path(settings, "cs_events"))["mode"] == "continuous"
+        write_landing_file(landing, utc(2026, 11, 26, 10), [event_line("e2", "status_changed", "T1", 2, t, status="pending")])
+        while len(read_progress(log)) < 2 and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        stop.set()
+        thread.join(120)
+    assert not thread.is_alive()
+    entries = read_progress(log)
+    assert [(e["batch_id"], e["mode"], e["new_events"], e["landing_hours"]) for e in entries] == [
+        (0, "continuous", 1, ["2026-11-26T09:00:00Z"]), (1, "continuous", 1, ["2026-11-26T10:00:00Z"])]
+    assert outcome["run"].batches == []
+    assert holder(lock_path(settings, "cs_events")) is None
