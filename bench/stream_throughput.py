@@ -206,6 +206,8 @@ def main() -> None:
           f"bulk commands), reads = {piped.reads}")
     print(f"    naive   : {naive_ops:.4f} ops/event ({naive_count.reads:,} reads + {naive_count.write_ops:,} writes)")
     print(f"    pipeline/naive = {pipe_ops / naive_ops:.3f}   (target <= 0.1); pipeline reads = {piped.reads} (target 0)")
+    pipe_rt, naive_rt = piped.data_commands / n, naive_count.data_commands / n
+    print(f"    round trips/event: pipeline {pipe_rt:.5f} vs naive {naive_rt:.1f} = {pipe_rt / naive_rt:.5f}")
     if mongo is not None:
         if not args.keep:
             mongo.drop_database(database)
