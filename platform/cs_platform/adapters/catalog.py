@@ -47,6 +47,9 @@ def spark_catalog_conf(settings: Settings) -> dict[str, str]:
     conf = {
         prefix: "org.apache.iceberg.spark.SparkCatalog",
         f"{prefix}.warehouse": settings.warehouse,
+        # Every read sees the latest commit: the stream's foreachBatch session, backfills, maintenance
+        # and PyIceberg commit from other sessions and processes, and a cached table would hide them.
+        f"{prefix}.cache-enabled": "false",
         # Several writers (stream, maintenance, backfill) commit to the same tables.
         f"{prefix}.table-default.commit.retry.num-retries": "10",
         f"{prefix}.table-default.commit.retry.min-wait-ms": "100",
