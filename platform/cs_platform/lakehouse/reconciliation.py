@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -75,11 +76,17 @@ def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rule
     from cs_platform.logic.events import validate_lines
 
     lines = raw_lines_of_hour(spark, landing, hour)
-    valid, quarantined = validate_lines(lines)
-    lake_events = spark.table(tables.events).select(*rules.EVENT_KEY_COLUMNS)
-    lake_quarantine = (spark.table(tables.events_quarantine).select(*rules.QUARANTINE_KEY_COLUMNS)
-                       .where(F.col("landing_hour") == F.lit(hour).cast("timestamp")))
-    return rules.reconcile_hour(valid, quarantined, lake_events, lake_quarantine, hour)
+    valid, _ = validate_lines(lines)
+    # Parse once: keep the valid keys, derive the quarantined positions from the unparsed lines.
+    valid_keys = valid.select("event_id", "source_file", "line_number").persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        quarantined = rules.quarantined_positions(lines, valid_keys)
+        lake_events = spark.table(tables.events).select(*rules.EVENT_KEY_COLUMNS)
+        lake_quarantine = (spark.table(tables.events_quarantine).select(*rules.QUARANTINE_KEY_COLUMNS)
+                           .where(F.col("landing_hour") == F.lit(hour).cast("timestamp")))
+        return rules.reconcile_hour(valid_keys, quarantined, lake_events, lake_quarantine, hour)
+    finally:
+        valid_keys.unpersist()
 
 
 def _touched(spark, tables: LakeTables, hour: dt.datetime) -> DataFrame:

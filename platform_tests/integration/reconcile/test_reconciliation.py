@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from click.testing import CliRunner
+
+from cs_platform.cli import cli
 from cs_platform.lakehouse.reconciliation import (
     backfill_hours,
     reconcile_documents,
@@ -108,9 +111,43 @@ def test_a_corrupted_document_fails_field_by_field_and_reproject_repairs_it(spar
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
-def test_backfilling_healthy_hours_changes_nothing(spark, lake, mongo_client):
+def test_cli_reconcile_exits_1_with_counts_and_backfill_repairs_the_hour(spark, lake, mongo_client):
     before = snapshot(spark, lake, mongo_client)
-    results = backfill_hours(spark, lake.tables, lake.landing, lake.writer(mongo_client), [H9, H10, H11])
-    assert [(r.lines_read, r.new_events, r.new_quarantined, r.tickets_changed) for r in results] == [
-        (3, 0, 0, 0), (10, 0, 0, 0), (1, 0, 0, 0)]
+    runner = CliRunner()
+    where = ["--namespace", lake.namespace]
+    ok = runner.invoke(cli, ["reconcile", "--hour", "2026-11-26T10", *where])
+    assert (ok.exit_code, ok.output.splitlines()[0]) == (0, "hour 2026-11-26T10: reconciled")
+    spark.sql(f"DELETE FROM {lake.tables.events} WHERE event_id = 'e06'")
+
+    bad = runner.invoke(cli, ["reconcile", "--hour", "2026-11-26T10", *where])
+
+    assert bad.exit_code == 1
+    assert bad.output.splitlines() == ["hour 2026-11-26T10: NOT reconciled", "  missing_events: 1  e.g. e06",
+                                       "  missing_quarantine: 0", "  unexpected_events: 0", "  unexpected_quarantine: 0"]
+    fixed = runner.invoke(cli, ["backfill", "--hour", "2026-11-26T10", *where, "--documentdb-database", lake.database])
+    assert (fixed.exit_code, fixed.output) == (0, "2026-11-26T10: lines=10 valid=7 quarantined=3 new_events=1 "
+                                                  "new_quarantined=0 tickets_changed=0 documentdb_writes=3\n")
+    assert runner.invoke(cli, ["reconcile", "--hour", "2026-11-26T10", "--tickets", *where]).exit_code == 0
+    assert_unchanged(before, snapshot(spark, lake, mongo_client), reinserted_events={"e06"})
+
+
+def test_cli_backfill_of_a_healthy_range_changes_nothing(spark, lake, mongo_client):
+    before = snapshot(spark, lake, mongo_client)
+    result = CliRunner().invoke(cli, ["backfill", "--from", "2026-11-26T09", "--to", "2026-11-26T11", "--namespace",
+                                      lake.namespace, "--documentdb-database", lake.database])
+    assert result.exit_code == 0, result.output
+    assert [line.split(" documentdb_writes")[0] for line in result.output.splitlines()] == [
+        "2026-11-26T09: lines=3 valid=3 quarantined=0 new_events=0 new_quarantined=0 tickets_changed=0",
+        "2026-11-26T10: lines=10 valid=7 quarantined=3 new_events=0 new_quarantined=0 tickets_changed=0",
+        "2026-11-26T11: lines=1 valid=1 quarantined=0 new_events=0 new_quarantined=0 tickets_changed=0",
+    ]
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
+
+
+def test_cli_backfill_needs_an_hour_or_a_range():
+    result = CliRunner().invoke(cli, ["backfill", "--from", "2026-11-26T09"])
+    assert result.exit_code == 2
+    assert "give either --hour H, or both --from A and --to B" in result.output
+    result = CliRunner().invoke(cli, ["reconcile", "--hour", "26/11/2026"])
+    assert result.exit_code == 2
+    assert "invalid hour '26/11/2026': expected YYYY-MM-DDTHH in UTC" in result.output

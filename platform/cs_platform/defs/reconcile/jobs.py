@@ -98,6 +98,7 @@ def reproject_job():
 reconcile_job = dg.define_asset_job(
     "reconcile", selection=dg.AssetSelection.checks(*consistency_checks), partitions_def=landing_hours,
     description="Run every consistency check of one landing hour (a closed hour, or after a repair).",
+    executor_def=dg.in_process_executor,  # the checks share one Spark session instead of one JVM each
 )
 
 
