@@ -29,6 +29,9 @@ STEPS = (
     "rewrite_manifests",
     "remove_orphan_files",
 )
+# Steps that delete files: never on a table whose files may belong to someone else (gc.enabled=false,
+# e.g. a table adopted from Hive whose backup still shares its files until the migration is finalized).
+_DELETING_STEPS = ("expire_snapshots", "remove_orphan_files")
 
 
 @dataclass
@@ -84,10 +87,18 @@ class Maintainer:
         log.info("%s", sql)
         return [row.asDict(recursive=True) for row in self.spark.sql(sql).collect()]
 
+    def _gc_disabled(self) -> bool:
+        properties = self.catalog.load_table(self.ref.identifier).properties
+        return properties.get("gc.enabled", "true").lower() == "false"
+
     def _step(self, step: str, skip_reason: str, action: Callable[[], dict]) -> StepResult:
         """Probe, run ``action`` only where the probe says it pays (retrying conflicts), probe again."""
         before = self.health()
         result = StepResult(str(self.ref), step, "done", before=before.metadata())
+        if step in _DELETING_STEPS and self._gc_disabled():
+            result.status, result.after = "skipped", result.before
+            result.reason = "gc.enabled=false: the table does not own all its files (finalize its migration first)"
+            return result
         if not before.pays.get(step, True):
             result.status, result.reason, result.after = "skipped", skip_reason, result.before
             return result

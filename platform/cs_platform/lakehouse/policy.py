@@ -89,13 +89,17 @@ class MaintenancePolicy(BaseModel):
 APPEND_HEAVY = MaintenancePolicy()
 MERGE_HEAVY = MaintenancePolicy(strategy="sort", sort_order=("ticket_id",), time_column="updated_at")
 
+# Migrated from Hive: history rows, compacted by the day of the change they record.
+HISTORY = MaintenancePolicy(time_column="changed_at")
+
 DEFAULT_POLICIES: dict[str, MaintenancePolicy] = {
     "events": APPEND_HEAVY,
     "events_quarantine": APPEND_HEAVY,
     "tickets": MERGE_HEAVY,
+    "ticket_history": HISTORY,
 }
 
-KNOWN_TABLES = ("cs.events", "cs.tickets", "cs.events_quarantine")
+KNOWN_TABLES = ("cs.events", "cs.tickets", "cs.events_quarantine", "cs.ticket_history")
 
 
 def policy_for(table: str, overrides: dict | None = None) -> MaintenancePolicy:
