@@ -54,3 +54,18 @@ def test_local_dagster_instance_config_is_valid(tmp_path):
     result = subprocess.run([str(BIN / "dagster"), "instance", "info"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "key: cs/stream" in result.stdout
+
+
+def test_streamed_assets_carry_a_freshness_policy():
+    import datetime as dt
+
+    import dagster as dg
+
+    from cs_platform.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for key in (["lake", "cs", "events"], ["lake", "cs", "tickets"], ["lake", "cs", "events_quarantine"],
+                ["documentdb", "cs", "tickets"]):
+        policy = graph.get(dg.AssetKey(key)).freshness_policy
+        assert (policy.fail_window.to_timedelta(), policy.warn_window.to_timedelta()) == (
+            dt.timedelta(hours=2), dt.timedelta(hours=1))

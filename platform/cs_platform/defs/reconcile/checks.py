@@ -1,13 +1,10 @@
 """Hourly-partitioned consistency checks: raw archive vs lake, events vs tickets, lake vs DocumentDB,
-quarantine rate; plus freshness on the streamed assets.
+quarantine rate (freshness is a policy on the streamed assets themselves).
 
 Partitioned asset checks (Dagster 1.13, `partitions_def` on `@asset_check`, same partitions as
 the target asset): each landing hour has its own check result, so a failure names its hour and
 the repair sensor backfills exactly that hour.
 """
-
-
-import datetime as dt
 
 import dagster as dg
 
@@ -78,12 +75,6 @@ def quarantine_rate_below_threshold(context: dg.AssetCheckExecutionContext, conf
                   "quarantine_rate": round(counts.rate, 6), "threshold": threshold},
     )
 
-
-freshness_checks = dg.build_last_update_freshness_checks(
-    assets=list(STREAMED), lower_bound_delta=dt.timedelta(hours=2), severity=dg.AssetCheckSeverity.WARN,
-)
-freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=freshness_checks,
-                                                        name="streamed_assets_freshness")
 
 consistency_checks = [reconciles_with_raw, tickets_match_events, documentdb_matches_lake,
                       quarantine_rate_below_threshold]
