@@ -52,7 +52,7 @@ validate: setup
 
 test: setup
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 clean: services-down
 	rm -rf $(CSP_HOME)
