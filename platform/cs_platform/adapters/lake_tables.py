@@ -12,9 +12,9 @@ compacts them).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
+from cs_platform.adapters.commit_retry import retry_on_conflict
 from cs_platform.adapters.identifiers import qualified, validate_identifier
 
 EVENTS_DDL = """
@@ -172,15 +172,8 @@ class LakeTables:
         """Run a MERGE (retrying when a concurrent compaction invalidated it); return the
         current snapshot id and the number of records the MERGE added (0 when it committed nothing)."""
         before, _ = self.current_snapshot(spark, table)
-        for attempt in range(_MERGE_RETRIES):
-            try:
-                spark.sql(statement)
-                break
-            except Exception as exc:  # py4j surfaces Java exceptions by message only
-                if "ValidationException" not in str(exc) or attempt == _MERGE_RETRIES - 1:
-                    raise
-                spark.sql(f"REFRESH TABLE {table}")
-                time.sleep(0.5 * (attempt + 1))
+        retry_on_conflict(lambda: spark.sql(statement), attempts=_MERGE_RETRIES,
+                          on_conflict=lambda _attempt, _exc: spark.sql(f"REFRESH TABLE {table}"))
         after, summary = self.current_snapshot(spark, table)
         added = int(summary.get("added-records", 0)) if after != before else 0
         return after, added

@@ -17,7 +17,7 @@ from typing import Callable
 
 from cs_platform.lakehouse.health import TableHealth, current_hour, probe
 from cs_platform.lakehouse.policy import MaintenancePolicy, policy_for
-from cs_platform.lakehouse.retry import ConflictRetriesExhausted, first_line, retry_on_conflict
+from cs_platform.adapters.commit_retry import ConflictRetriesExhausted, first_line, retry_on_conflict
 from cs_platform.lakehouse.table_ops import TableRef, refresh, timestamp_literal
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from cs_platform.lakehouse.maintenance import Maintainer
 from cs_platform.lakehouse.policy import policy_for
-from cs_platform.lakehouse.retry import retry_on_conflict
+from cs_platform.adapters.commit_retry import retry_on_conflict
 from cs_platform.lakehouse.table_ops import TableRef
 from platform_tests.integration.maintenance.conftest import table_rows
 

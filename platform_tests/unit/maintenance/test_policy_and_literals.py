@@ -8,7 +8,7 @@ import pytest
 
 from cs_platform.adapters.identifiers import InvalidIdentifier
 from cs_platform.lakehouse.policy import MERGE_HEAVY, PolicyError, policy_for
-from cs_platform.lakehouse.retry import ConflictRetriesExhausted, is_commit_conflict, retry_on_conflict
+from cs_platform.adapters.commit_retry import ConflictRetriesExhausted, is_commit_conflict, retry_on_conflict
 from cs_platform.lakehouse.table_ops import (
     TableOpError, TableRef, check_widening, column_type, timestamp_literal,
 )
