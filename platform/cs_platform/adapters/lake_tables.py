@@ -66,6 +66,15 @@ def _props(props: dict[str, str]) -> str:
     return ", ".join(f"'{k}'='{v}'" for k, v in props.items())
 
 
+def _insert_if_absent(target: str, source_view: str, on: str, columns: list[str]) -> str:
+    """MERGE that inserts the source rows whose key is not in the target yet (idempotent on replay)."""
+    values = ", ".join(f"s.{c}" for c in columns)
+    return (
+        f"MERGE INTO {target} t USING {qualified(source_view)} s ON {on} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({values})"
+    )
+
+
 @dataclass(frozen=True)
 class LakeTables:
     """Names and statements of one namespace's CS tables (tests use their own namespace)."""
@@ -122,25 +131,15 @@ class LakeTables:
 
     def merge_quarantine_sql(self, source_view: str) -> str:
         """Insert-if-absent keyed by (source_file, line_number): each invalid line lands once."""
-        src = qualified(source_view)
-        cols = ", ".join(QUARANTINE_COLUMNS)
-        vals = ", ".join(f"s.{c}" for c in QUARANTINE_COLUMNS)
-        return (
-            f"MERGE INTO {self.events_quarantine} t USING {src} s "
-            f"ON t.source_file = s.source_file AND t.line_number = s.line_number "
-            f"AND t.landing_hour <=> s.landing_hour "
-            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
+        return _insert_if_absent(
+            self.events_quarantine, source_view,
+            "t.source_file = s.source_file AND t.line_number = s.line_number AND t.landing_hour <=> s.landing_hour",
+            QUARANTINE_COLUMNS,
         )
 
     def merge_events_sql(self, source_view: str) -> str:
         """Insert-if-absent by event_id: a re-delivered event keeps its first committed row."""
-        src = qualified(source_view)
-        cols = ", ".join(EVENT_COLUMNS)
-        vals = ", ".join(f"s.{c}" for c in EVENT_COLUMNS)
-        return (
-            f"MERGE INTO {self.events} t USING {src} s ON t.event_id = s.event_id "
-            f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
-        )
+        return _insert_if_absent(self.events, source_view, "t.event_id = s.event_id", EVENT_COLUMNS)
 
     def merge_tickets_sql(self, source_view: str) -> str:
         """Upsert of refolded ticket state; rows whose every field is equal are left alone."""
