@@ -25,6 +25,8 @@ CONFLICT_MARKERS = (
     "Found conflicting files",
     "Missing required files to delete",
     "Cannot commit, found new",
+    # A copy-on-write MERGE whose scan snapshot was replaced before it wrote (uncached catalog): re-plan it.
+    "Runtime file filtering is not possible: the table has been concurrently modified",
 )
 
 

@@ -81,3 +81,10 @@ def test_retry_on_conflict_retries_conflicts_only_and_reports_exhaustion():
         retry_on_conflict(lambda: (_ for _ in ()).throw(ValueError("boom")), base_delay_s=0)
     with pytest.raises(ConflictRetriesExhausted, match=r"^commit conflict persisted after 2 attempts: CommitFailedException: x$"):
         retry_on_conflict(lambda: (_ for _ in ()).throw(_Conflict("CommitFailedException: x")), attempts=2, base_delay_s=0)
+
+
+def test_a_merge_whose_scan_snapshot_was_replaced_is_a_retryable_conflict():
+    exc = RuntimeError("java.lang.IllegalStateException: Runtime file filtering is not possible: the table has been "
+                       "concurrently modified. Row-level operation scan snapshot ID: 1, current table snapshot ID: 2.")
+    assert is_commit_conflict(exc)
+    assert not is_commit_conflict(RuntimeError("java.lang.IllegalStateException: something else"))
