@@ -480,15 +480,28 @@ def _annotate(lines: DataFrame) -> DataFrame:
 ANNOTATED_COLUMNS = ("reason", "event_id", "event_type", "ticket_id", "seq", "occurred_at", *DATA_FIELDS)
 
 
+def annotate_lines(lines: DataFrame) -> DataFrame:
+    """Every line once, with its verdict: ``LINE_COLUMNS`` + ``ANNOTATED_COLUMNS`` (``reason``
+    null for a valid line). ``raw_line`` is kept only for quarantined lines (valid ones do not
+    need it), so a cached annotation costs little more than the events themselves.
+    Split it with :func:`split_annotated`; cache it when both halves are used."""
+    annotated = _annotate(lines)
+    return annotated.withColumn("raw_line", F.when(F.col("reason").isNotNull(), F.col("raw_line")))
+
+
+def split_annotated(annotated: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """``(valid, quarantined)`` of an :func:`annotate_lines` result."""
+    valid = annotated.where(F.col("reason").isNull()).select(*VALID_COLUMNS)
+    quarantined = annotated.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
+    return valid, quarantined
+
+
 def validate_lines(lines: DataFrame) -> tuple[DataFrame, DataFrame]:
     """Split raw lines into ``(valid, quarantined)`` by the rules of the module docstring.
 
     Input: raw_line, source_file, line_number, landing_hour (as from :func:`explode_lines`).
     valid: ``VALID_COLUMNS`` (data flattened; fields not applicable to the type are null;
     an absent ticket_created priority is ``normal``). quarantined: ``QUARANTINE_COLUMNS``.
-    Both come from one annotated projection; cache ``lines`` if it is expensive to recompute.
+    Both come from one annotated projection; to use both, cache :func:`annotate_lines` instead.
     """
-    annotated = _annotate(lines)
-    valid = annotated.where(F.col("reason").isNull()).select(*VALID_COLUMNS)
-    quarantined = annotated.where(F.col("reason").isNotNull()).select(*QUARANTINE_COLUMNS)
-    return valid, quarantined
+    return split_annotated(annotate_lines(lines))

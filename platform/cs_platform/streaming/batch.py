@@ -56,13 +56,12 @@ class BatchResult:
 _NO_HOUR = "none"
 
 
-def _per_hour(valid: DataFrame, quarantined: DataFrame) -> dict[str, dict[str, int]]:
+def _per_hour(annotated: DataFrame) -> dict[str, dict[str, int]]:
     """Line counts per landing hour (ISO, UTC); lines outside the hour layout count under "none"."""
     hour = F.coalesce(F.date_format("landing_hour", "yyyy-MM-dd'T'HH:00:00'Z'"), F.lit(_NO_HOUR)).alias("hour")
-    tagged = valid.select(hour, F.lit(1).alias("v"), F.lit(0).alias("q")).unionByName(
-        quarantined.select(hour, F.lit(0).alias("v"), F.lit(1).alias("q")))
-    rows = tagged.groupBy("hour").agg(F.sum("v").alias("valid"), F.sum("q").alias("quarantined")).collect()
-    return {r["hour"]: {"lines_read": int(r["valid"] + r["quarantined"]), "valid": int(r["valid"]),
+    rows = annotated.groupBy(hour).agg(
+        F.count(F.lit(1)).alias("lines_read"), F.count(F.col("reason")).alias("quarantined")).collect()
+    return {r["hour"]: {"lines_read": int(r["lines_read"]), "valid": int(r["lines_read"] - r["quarantined"]),
                         "quarantined": int(r["quarantined"])} for r in sorted(rows, key=lambda r: r["hour"])}
 
 
@@ -78,7 +77,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
 
     `documentdb_writer=None` stops after the lake commit (benchmarks; a repair reprojects later).
     """
-    from cs_platform.logic.events import validate_lines
+    from cs_platform.logic.events import annotate_lines, split_annotated
 
     started = time.monotonic()
     spark = lines_df.sparkSession
@@ -99,26 +98,27 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         mark[0] = now
 
     try:
-        lines = keep(lines_df.select(*LINE_COLUMNS))
-        result.lines_read = lines.count()
-        step("read")
-        if result.lines_read == 0:
-            return result
-        # Validation parses each line several times; run it once over all lines for the valid
-        # ones, and again only over the (few) lines that were not valid for their reasons.
-        valid = keep(validate_lines(lines)[0])
-        invalid_lines = lines.join(valid.select("source_file", "line_number"), ["source_file", "line_number"], "left_anti")
-        quarantined = keep(validate_lines(invalid_lines.select(*LINE_COLUMNS))[1])
-        result.valid, result.quarantined = valid.count(), quarantined.count()
-        result.per_hour = _per_hour(valid, quarantined)
+        # Each line is parsed once; the verdicts are cached and both halves read from there.
+        annotated = keep(annotate_lines(lines_df.select(*LINE_COLUMNS)))
+        result.per_hour = _per_hour(annotated)
+        for counts in result.per_hour.values():
+            result.lines_read += counts["lines_read"]
+            result.valid += counts["valid"]
+            result.quarantined += counts["quarantined"]
         result.landing_hours = sorted(h for h in result.per_hour if h != _NO_HOUR)
         step("validate")
+        if result.lines_read == 0:
+            return result
+        valid, quarantined = split_annotated(annotated)
 
-        quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
-            "ingested_at", F.current_timestamp()).select(*QUARANTINE_COLUMNS)
-        views.append(_view(quarantine_src, "quarantine"))
-        snap, result.new_quarantined = tables.run_merge(
-            spark, tables.events_quarantine, tables.merge_quarantine_sql(views[-1]))
+        if result.quarantined:
+            quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
+                "ingested_at", F.current_timestamp()).select(*QUARANTINE_COLUMNS)
+            views.append(_view(quarantine_src, "quarantine"))
+            snap, result.new_quarantined = tables.run_merge(
+                spark, tables.events_quarantine, tables.merge_quarantine_sql(views[-1]))
+        else:  # nothing to insert: no statement, no empty snapshot
+            snap, _ = tables.current_snapshot(spark, tables.events_quarantine)
         result.snapshot_ids["events_quarantine"] = snap
         step("quarantine_merge")
 
