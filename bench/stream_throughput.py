@@ -4,7 +4,8 @@
 (b) the full pipeline to the lake (`csp stream --once` logic: validate, quarantine, dedupe, events
     MERGE, refold touched tickets, tickets MERGE), without DocumentDB;
 (c) DocumentDB operations per event: the pipeline's guarded bulk upserts vs a naive per-event
-    read-then-write, on the same sample, counted with pymongo command monitoring.
+    read-then-write, on the same sample, counted with pymongo command monitoring (commands, and
+    the documents they carry: the pipeline writes at most one per touched ticket).
 Prints events/s, (b)/(a), operations per event and reads. Targets: (b)/(a) >= 0.5; pipeline
 operations per event <= 1/10 of naive; 0 reads.
 
@@ -85,6 +86,19 @@ def first_files(sim, lines: int) -> list:
     return chosen
 
 
+def copy_objects(landing: Path, target: Path, objects: list) -> Path:
+    for obj in objects:
+        path = target / obj.key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(landing / obj.key, path)
+    return target
+
+
+def drop_tables(spark, tables, *extra: str) -> None:
+    for name in (*extra, tables.events, tables.events_quarantine, tables.tickets):
+        spark.sql(f"DROP TABLE IF EXISTS {name} PURGE")
+
+
 def baseline(spark, landing: Path, table: str) -> float:
     """(a): read JSON, append to Iceberg. Returns seconds."""
     from pyspark.sql import functions as F
@@ -159,16 +173,22 @@ def main() -> None:
     baseline_table = qualified("lake", namespace, "raw_append")
     mongo = None
     try:
+        # Warm-up on the first files (both sides, own tables): JIT, codegen and Python workers are
+        # then as warm for (a) as for (b), and neither pays the first-run cost in its figure.
+        warm = copy_objects(work / "landing", work / "warmup", first_files(sim, 2_000))
+        warm_tables = LakeTables(namespace=f"{namespace}_w")
+        warm_tables.ensure(spark)
+        baseline(spark, warm, qualified("lake", warm_tables.namespace, "raw_append"))
+        pipeline(spark, settings, warm_tables, warm, work / "checkpoints_w")
+        drop_tables(spark, warm_tables, qualified("lake", warm_tables.namespace, "raw_append"))
+
         a_s = baseline(spark, work / "landing", baseline_table)
         b_s, run = pipeline(spark, settings, tables, work / "landing", work / "checkpoints", max_files=files)
         assert run.total("valid") == sum(o.valid_lines for o in sim.planned), "pipeline lost valid lines"
 
         # (c) on a sample of the same files (the first ones, in key order): pipeline writes vs naive
         sample_objects = first_files(sim, args.sample_events)
-        for obj in sample_objects:
-            target = work / "sample" / obj.key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(work / "landing" / obj.key, target)
+        copy_objects(work / "landing", work / "sample", sample_objects)
         sample_tables = LakeTables(namespace=f"{namespace}_c")
         sample_tables.ensure(spark)
         piped, naive_count = Counter(), Counter()
@@ -182,17 +202,13 @@ def main() -> None:
         mongo = pymongo.MongoClient(uri, **kwargs)
     finally:
         if not args.keep:
-            for name in (baseline_table, tables.events, tables.events_quarantine, tables.tickets):
-                spark.sql(f"DROP TABLE IF EXISTS {name} PURGE")
-            for t in (LakeTables(namespace=f"{namespace}_c"),):
-                for name in (t.events, t.events_quarantine, t.tickets):
-                    spark.sql(f"DROP TABLE IF EXISTS {name} PURGE")
+            drop_tables(spark, tables, baseline_table)
+            drop_tables(spark, LakeTables(namespace=f"{namespace}_c"))
             shutil.rmtree(work, ignore_errors=True)
 
     valid_events = len(sim.events)
     a_rate, b_rate = lines / a_s, lines / b_s
     n = len(naive_events)
-    pipe_ops, naive_ops = piped.write_ops / n, (naive_count.write_ops + naive_count.reads) / n
     print()
     print(f"(a) baseline  JSON -> Iceberg append : {a_s:8.1f} s  {a_rate:10,.0f} lines/s")
     print(f"(b) pipeline  lake, no DocumentDB    : {b_s:8.1f} s  {b_rate:10,.0f} lines/s "
@@ -200,14 +216,18 @@ def main() -> None:
     for b in run.batches:
         print(f"    batch {b.batch_token}: {b.step_seconds}")
     print(f"    (b)/(a) = {b_rate / a_rate:.2f}   (target >= 0.5)")
-    print(f"(c) DocumentDB on the first {len(sample_objects)} files: {n:,} valid deliveries, "
-          f"{len({e['ticket_id'] for e in naive_events}):,} tickets, one batch:")
-    print(f"    pipeline: {pipe_ops:.4f} ops/event ({piped.write_ops:,} upserts in {piped.commands.get('update', 0)} "
-          f"bulk commands), reads = {piped.reads}")
-    print(f"    naive   : {naive_ops:.4f} ops/event ({naive_count.reads:,} reads + {naive_count.write_ops:,} writes)")
-    print(f"    pipeline/naive = {pipe_ops / naive_ops:.3f}   (target <= 0.1); pipeline reads = {piped.reads} (target 0)")
-    pipe_rt, naive_rt = piped.data_commands / n, naive_count.data_commands / n
-    print(f"    round trips/event: pipeline {pipe_rt:.5f} vs naive {naive_rt:.1f} = {pipe_rt / naive_rt:.5f}")
+    print(f"(c) DocumentDB on the first {len(sample_objects)} files: {n:,} valid deliveries, one batch:")
+    # Operations = commands seen by pymongo command monitoring (one round trip and one request
+    # to the server each); documents = the statements inside them (what the server applies).
+    pipe_ops, naive_ops = piped.data_commands / n, naive_count.data_commands / n
+    pipe_docs, naive_docs = piped.write_ops / n, (naive_count.write_ops + naive_count.reads) / n
+    tickets = len({e["ticket_id"] for e in naive_events})
+    print(f"    operations (commands) per event: pipeline {pipe_ops:.5f} ({piped.commands.get('update', 0)} bulk "
+          f"updates) vs naive {naive_ops:.1f} ({naive_count.reads:,} finds + {naive_count.commands.get('update', 0):,} "
+          f"updates) = {pipe_ops / naive_ops:.5f}   (target <= 0.1)")
+    print(f"    documents per event: pipeline {pipe_docs:.4f} ({piped.write_ops:,} upserts for {tickets:,} touched "
+          f"tickets: at most one per ticket) vs naive {naive_docs:.1f} = {pipe_docs / naive_docs:.3f}")
+    print(f"    pipeline reads = {piped.reads}   (target 0)")
     if mongo is not None:
         if not args.keep:
             mongo.drop_database(database)
