@@ -77,7 +77,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
 
     `documentdb_writer=None` stops after the lake commit (benchmarks; a repair reprojects later).
     """
-    from cs_platform.logic.events import annotate_lines, split_annotated
+    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated
 
     started = time.monotonic()
     spark = lines_df.sparkSession
@@ -98,8 +98,9 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         mark[0] = now
 
     try:
-        # Each line is parsed once; the verdicts are cached and both halves read from there.
-        annotated = keep(annotate_lines(lines_df.select(*LINE_COLUMNS)))
+        # Each line is parsed once and cached with its verdict: the ordinary valid lines by Spark's
+        # typed parse, the others (a few) by the exact paths on each use of `annotated`.
+        annotated = annotate_prepared(keep(prepare_lines(lines_df.select(*LINE_COLUMNS))))
         result.per_hour = _per_hour(annotated)
         for counts in result.per_hour.values():
             result.lines_read += counts["lines_read"]

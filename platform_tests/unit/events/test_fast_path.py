@@ -1,9 +1,12 @@
-"""The Python fast path of validate_lines agrees with the Spark reference, line for line, and
-only hands the lines it cannot read like Spark's Jackson to the reference."""
+"""The fast paths of validate_lines agree with the Spark reference, line for line: the typed
+parse decides only lines that are certainly valid, Python only hands the lines it cannot read
+like Spark's Jackson to the reference."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from cs_platform.logic import events
 from platform_tests.unit.events.test_validate_lines import CASES, SOURCE, HOUR, event
@@ -16,21 +19,50 @@ EDGE = [
     event().replace('"e-1"', "'e-1'"), event().replace('"seq": 1', '"seq": 1, "seq": "x"'),
     event().replace('"e-1"', "NaN"), event().replace('"C-1"', "1e400"), event().replace('"e-1"', '"\\ud800"'),
     event() + " x", "[" * 70 + "]" * 70,
+    # what a typed parse cannot tell from its text alone: these must leave the certain path
+    event(event_id=123), event(event_id="123"), event(ticket_id=True), event(ticket_id="true"),
+    event(event_id=["x"]), event(event_id="[x"), event(event_id={"a": 1}), event(event_id="12e3"),
+    event(event_id=1.5), event(event_id="-Infinity"), event("agent_assigned", data={"agent_id": 7}),
+    event("agent_assigned", data={"agent_id": "\t"}), event("message_added", data={"author": "agent"}),
+    event("message_added", data={"author": "agent", "agent_id": "007"}),
+    event("message_added", data={"author": "customer", "agent_id": {"x": 1}}),
+    event("csat_submitted", data={"csat_score": 4.0}), event("csat_submitted", data={"csat_score": "4"}),
+    event("csat_submitted", data={"csat_score": 5, "agent_id": 3}), event(seq="1"), event(seq=1.0),
+    event(data={"customer_id": "C-1", "channel": "chat", "priority": ""}), event(data="{}"),
+    event(occurred_at=20261126), event().replace("{", " \t{", 1), event().replace('"e-1"', '"e-1", "event_id": 5'),
+    event(event_id="e-1\n"), event(ticket_id="T-1 "), event(extra={"deep": [{"x": None}]}),
 ]
 LINES = [line for line, _ in CASES] + EDGE + [event()]
 
 
-def annotated(spark, fast: bool):
+ANNOTATORS = {"reference": events._spark_annotate, "python": events._annotate, "certain": events.annotate_lines}
+
+
+def lines_df(spark):
     rows = [(line, SOURCE, i + 1, HOUR if i % 7 else None) for i, line in enumerate(LINES)]
-    df = spark.createDataFrame(rows, "raw_line string, source_file string, line_number long, landing_hour timestamp")
-    out = events._annotate(df) if fast else events._spark_annotate(df)
+    return spark.createDataFrame(rows, "raw_line string, source_file string, line_number long, landing_hour timestamp")
+
+
+def annotated(spark, how: str):
+    out = ANNOTATORS[how](lines_df(spark))
     # what validate_lines shows: the reason, and the event columns of valid lines
     return {r.line_number: (r.reason, tuple(r) if r.reason is None else ())
             for r in out.select("line_number", *events.ANNOTATED_COLUMNS).collect()}
 
 
-def test_fast_path_matches_the_spark_reference(spark):
-    assert annotated(spark, fast=True) == annotated(spark, fast=False)
+@pytest.mark.parametrize("how", ["python", "certain"])
+def test_fast_path_matches_the_spark_reference(spark, how):
+    assert annotated(spark, how) == annotated(spark, "reference")
+
+
+def test_typed_parse_decides_only_certainly_valid_lines(spark):
+    prepared = events.prepare_lines(lines_df(spark)).select("line_number", "_certain").collect()
+    certain = {r.line_number for r in prepared if r._certain}
+    reference = annotated(spark, "reference")
+    assert all(reference[n][0] is None for n in certain)
+    # the ordinary lines (the last one, and every valid CASE with a landing hour) take this path
+    assert len(LINES) in certain
+    assert len(certain) >= 8
 
 
 def test_only_undecidable_lines_fall_back():
