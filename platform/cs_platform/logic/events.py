@@ -138,17 +138,19 @@ def explode_lines(files: DataFrame, text_col: str = "value", path_col: str = "so
     (1-based, counting every physical line including empty ones), landing_hour timestamp.
     ``\\r\\n`` endings are handled; empty and whitespace-only lines are skipped.
     """
+    # the hour is a property of the file: parsed once per file, not once per line
     exploded = files.select(
-        F.col(path_col).alias("source_file"),
+        F.col(path_col).cast("string").alias("source_file"),
+        landing_hour_of(F.col(path_col)).alias("landing_hour"),
         F.posexplode(F.split(F.col(text_col), "\n")).alias("pos", "line"),
     )
     return (
         exploded.where(~F.col("line").rlike(r"^\s*$"))
         .select(
             F.regexp_replace("line", r"\r$", "").alias("raw_line"),
-            F.col("source_file").cast("string").alias("source_file"),
+            "source_file",
             (F.col("pos").cast("long") + F.lit(1)).alias("line_number"),
-            landing_hour_of(F.col("source_file")).alias("landing_hour"),
+            "landing_hour",
         )
     )
 
@@ -553,14 +555,15 @@ def prepare_lines(lines: DataFrame) -> DataFrame:
     )
 
 
-def annotate_prepared(prepared: DataFrame) -> DataFrame:
+def annotate_prepared(prepared: DataFrame, keep_others=lambda df: df) -> DataFrame:
     """:func:`annotate_lines` of a :func:`prepare_lines` result: certain lines as they are, the
-    others through the Python path (and the Spark reference where Python could read differently)."""
+    others through the Python path (and the Spark reference where Python could read differently).
+    ``keep_others`` may cache the annotation of the others (few lines, costly per line)."""
     certain = prepared.where(F.col("_certain")).select(
         *LINE_COLUMNS, F.lit(None).cast("string").alias("reason"), *ANNOTATED_COLUMNS[1:])
     others = _annotate(prepared.where(~F.col("_certain")).select(*LINE_COLUMNS))
     others = others.withColumn("raw_line", F.when(F.col("reason").isNotNull(), F.col("raw_line")))
-    return certain.unionByName(others.select(*LINE_COLUMNS, *ANNOTATED_COLUMNS))
+    return certain.unionByName(keep_others(others.select(*LINE_COLUMNS, *ANNOTATED_COLUMNS)))
 
 
 def annotate_lines(lines: DataFrame) -> DataFrame:

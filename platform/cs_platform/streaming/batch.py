@@ -100,7 +100,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
     try:
         # Each line is parsed once and cached with its verdict: the ordinary valid lines by Spark's
         # typed parse, the others (a few) by the exact paths on each use of `annotated`.
-        annotated = annotate_prepared(keep(prepare_lines(lines_df.select(*LINE_COLUMNS))))
+        annotated = annotate_prepared(keep(prepare_lines(lines_df.select(*LINE_COLUMNS))), keep_others=keep)
         result.per_hour = _per_hour(annotated)
         for counts in result.per_hour.values():
             result.lines_read += counts["lines_read"]
