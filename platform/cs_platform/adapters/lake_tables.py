@@ -51,6 +51,8 @@ _COMMON_PROPS = {
     "write.parquet.compression-codec": "zstd",
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "50",
+    # a large batch (a backfill, a catch-up) is written by several tasks, not one per day
+    "write.spark.advisory-partition-size-bytes": str(16 << 20),
 }
 _TICKETS_PROPS = {
     **_COMMON_PROPS,

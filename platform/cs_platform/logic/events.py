@@ -1,17 +1,22 @@
 """cs-event v1 (DESIGN 3.1): raw Firehose lines -> valid events | quarantined lines.
 
-Two readers, one behaviour. The reference is pure DataFrame code: each line is parsed by Spark's
-JSON reader once per kind (text, long, double, boolean, map, array) and comparing the parses
-tells a field's JSON kind ("3" vs 3), which a single all-string parse cannot. It is exact but
-slow (~1.4k lines/s in the stream: twelve parses and a huge rule expression per line). So
-every line first goes through a vectorized pandas UDF (Arrow batches) that parses it once with
-``json.loads`` and applies the same rules in plain Python; the few lines where Python's reading
-could differ from Spark's Jackson (invalid JSON, NaN/Infinity, duplicated keys, escaped
-surrogates, very long numbers, deep nesting, non-UTF-8) fall back to the reference in the same
-projection (the reference then costs nothing measurable). Measured in one process on 24.6k
-simulator lines, 2 loaded cores, one pass: reference 2.1k (cold) to 4.0k (warm) lines/s, this
-9.2k to 12.2k lines/s; the Python decision alone runs ~40-65k lines/s per core. An edge corpus
-of ~3.9k lines (kinds, blanks, big ints, NaN, duplicates ...) gives identical outputs.
+Three readers, one behaviour. The reference is pure DataFrame code: each line is parsed by
+Spark's JSON reader once per kind (text, long, double, boolean, map, array) and comparing the
+parses tells a field's JSON kind ("3" vs 3), which a single all-string parse cannot. It is exact
+but slow (twelve parses and a huge rule expression per line). So:
+
+1. every line is parsed ONCE with the contract's typed schema (:func:`prepare_lines`); a line is
+   decided there only when it is certainly valid: one JSON object, every checked string a plain
+   word that no number, boolean, object or array could have produced, seq a long >= 1, a good
+   timestamp, a known type with its data. That is nearly every line of a healthy stream.
+2. the other lines (malformed ones, and valid ones the typed parse cannot vouch for) go through
+   a vectorized pandas UDF that parses each once with ``json.loads`` and applies the rules in
+   plain Python;
+3. the few lines where Python's reading could differ from Spark's Jackson (invalid JSON,
+   NaN/Infinity, duplicated keys, escaped surrogates, very long numbers, deep nesting,
+   non-UTF-8) fall back to the reference in the same projection.
+Tests pin 1 and 2 equal to the reference on an edge corpus (kinds, blanks, big ints, NaN,
+duplicates, junk after the object ...).
 
 Rules, in order; the FIRST failing rule names the line's ``reason``:
 
@@ -147,7 +152,8 @@ def explode_lines(files: DataFrame, text_col: str = "value", path_col: str = "so
     return (
         exploded.where(~F.col("line").rlike(r"^\s*$"))
         .select(
-            F.regexp_replace("line", r"\r$", "").alias("raw_line"),
+            F.when(F.instr("line", "\r") > 0, F.regexp_replace("line", r"\r$", "")).otherwise(F.col("line"))
+            .alias("raw_line"),
             "source_file",
             (F.col("pos").cast("long") + F.lit(1)).alias("line_number"),
             "landing_hour",
@@ -544,6 +550,8 @@ def prepare_lines(lines: DataFrame) -> DataFrame:
     valid columns of the certain lines. Feed it to :func:`annotate_prepared`; cache it first when
     the annotation is used more than once (the other lines are annotated on each use).
     """
+    # Spark's reader ignores what follows the first value: "exactly one JSON value" is checked
+    # apart, as the reference does (`[line,0]` must be an array of two).
     parsed = _once(lines, [
         F.from_json(F.col("raw_line"), raw_event_schema(), {"mode": "PERMISSIVE"}).alias("_p"),
         F.expr("json_array_length(concat('[', raw_line, ',0]'))").alias("_json_len"),

@@ -31,6 +31,9 @@ EDGE = [
     event(data={"customer_id": "C-1", "channel": "chat", "priority": ""}), event(data="{}"),
     event(occurred_at=20261126), event().replace("{", " \t{", 1), event().replace('"e-1"', '"e-1", "event_id": 5'),
     event(event_id="e-1\n"), event(ticket_id="T-1 "), event(extra={"deep": [{"x": None}]}),
+    # junk after the object, or a line that closes the `[line,0]` array of the one-value check early
+    event() + "] [" + event(), event() + "]", event() + "," + event(), "[" + event(), event() + "] x",
+    event() + " ] ", "]" + event(),
 ]
 LINES = [line for line, _ in CASES] + EDGE + [event()]
 
