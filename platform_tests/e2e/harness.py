@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -34,12 +35,21 @@ def arrivals(sim) -> tuple[list, list]:
     return first, [o for o in objects if o.key >= SPLIT_HOUR]
 
 
+_next_mtime = [0.0]
+
+
 def deliver(landing: Path, objects) -> None:
+    """Land the objects atomically, each with its own modification time, increasing in delivery
+    order. The file source batches files by modification time; files written within the same
+    millisecond would be ordered by directory listing, which differs between two landing dirs, so
+    two runs could cut different batches (and keep different deliveries of a re-delivered event)."""
     for obj in objects:
         path = landing / obj.key
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(obj.data)
+        _next_mtime[0] = max(_next_mtime[0] + 0.01, time.time())
+        os.utime(tmp, (_next_mtime[0], _next_mtime[0]))
         tmp.rename(path)
 
 
