@@ -73,20 +73,28 @@ def raw_lines_of_hour(spark, landing, hour: dt.datetime) -> DataFrame:
 
 def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rules.Discrepancies:
     """reconciles_with_raw for hour H: counts and samples of every raw-vs-lake discrepancy."""
-    from cs_platform.logic.events import validate_lines
+    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated
 
     lines = raw_lines_of_hour(spark, landing, hour)
-    valid, _ = validate_lines(lines)
-    # Parse once: keep the valid keys, derive the quarantined positions from the unparsed lines.
-    valid_keys = valid.select("event_id", "source_file", "line_number").persist(StorageLevel.MEMORY_AND_DISK)
+    cached: list[DataFrame] = []
+
+    def keep(df: DataFrame) -> DataFrame:
+        cached.append(df.persist(StorageLevel.MEMORY_AND_DISK))
+        return cached[-1]
+
     try:
+        # Parse once (the typed parse is read by both halves of the annotation), keep the valid
+        # keys, derive the quarantined positions from the unparsed lines.
+        valid, _ = split_annotated(annotate_prepared(keep(prepare_lines(lines))))
+        valid_keys = keep(valid.select("event_id", "source_file", "line_number"))
         quarantined = rules.quarantined_positions(lines, valid_keys)
         lake_events = spark.table(tables.events).select(*rules.EVENT_KEY_COLUMNS)
         lake_quarantine = (spark.table(tables.events_quarantine).select(*rules.QUARANTINE_KEY_COLUMNS)
                            .where(F.col("landing_hour") == F.lit(hour).cast("timestamp")))
         return rules.reconcile_hour(valid_keys, quarantined, lake_events, lake_quarantine, hour)
     finally:
-        valid_keys.unpersist()
+        for df in cached:
+            df.unpersist()
 
 
 def _touched(spark, tables: LakeTables, hour: dt.datetime) -> DataFrame:

@@ -594,6 +594,8 @@ def validate_lines(lines: DataFrame) -> tuple[DataFrame, DataFrame]:
     Input: raw_line, source_file, line_number, landing_hour (as from :func:`explode_lines`).
     valid: ``VALID_COLUMNS`` (data flattened; fields not applicable to the type are null;
     an absent ticket_created priority is ``normal``). quarantined: ``QUARANTINE_COLUMNS``.
-    Both come from one annotated projection; to use both, cache :func:`annotate_lines` instead.
+    Both come from one annotated projection. Uncached, each half (and each branch of the union:
+    certain lines, the others) parses the lines again: to use more than one, cache
+    :func:`prepare_lines` and call :func:`annotate_prepared` (what the stream's batch does).
     """
     return split_annotated(annotate_lines(lines))
