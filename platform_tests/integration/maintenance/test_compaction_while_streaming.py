@@ -1,5 +1,9 @@
 """Compaction while a real Structured Streaming query MERGEs micro-batches into the same table:
-no row lost or duplicated, both finish, conflicts are retried and counted."""
+no row lost or duplicated, both finish, conflicts are retried and counted.
+
+One compaction is made certain to commit: the stream waits inside micro-batch GATE_BATCH (the query is
+active, its MERGE not yet run) while the table is compacted; every other compaction races the MERGEs
+freely, so whether those commit or conflict depends on timing and is only counted."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ FILES = 16
 ROWS_PER_FILE = 15
 KEYS = 40
 OLD_HOUR = "2026-01-01 05:00:00"
+GATE_BATCH = 5
 
 
 def _write_inputs(directory) -> dict[str, tuple]:
@@ -51,8 +56,13 @@ def test_compaction_during_streaming_merges_loses_and_duplicates_nothing(spark, 
     reference = _write_inputs(inputs)
     merge_conflicts: list[str] = []
     batches: list[int] = []
+    at_gate, gate_open = threading.Event(), threading.Event()
 
     def upsert(batch_df, batch_id: int) -> None:
+        if batch_id == GATE_BATCH:
+            at_gate.set()
+            if not gate_open.wait(300):
+                raise TimeoutError("the compaction at the gate never finished")
         view = f"upserts_{namespace}"
         latest = (batch_df.groupBy("k").agg(F.expr("max_by(struct(v, version, landing_hour), version) AS r"))
                   .select("k", "r.*"))
@@ -67,24 +77,23 @@ def test_compaction_during_streaming_merges_loses_and_duplicates_nothing(spark, 
              .option("maxFilesPerTrigger", 1).json(str(inputs))
              .writeStream.foreachBatch(upsert).option("checkpointLocation", str(tmp_path / "ckpt"))
              .trigger(availableNow=True).start())
-    compactions = []
-    started = threading.Event()
-    while query.isActive and not started.is_set():  # compact once several small files exist
-        started.wait(0.5)
-        if len(batches) >= 3:
-            started.set()
+    while query.isActive and not at_gate.wait(0.5):
+        pass
+    gated = maintainer.rewrite_data_files()  # the stream waits mid-batch: the small files of 5 MERGEs
+    gate_open.set()
+    compactions = [gated]
     while query.isActive:
-        compactions.append(maintainer.rewrite_data_files())
         time.sleep(1.0)  # far more often than the daily schedule, yet leaves the MERGEs room to commit
+        compactions.append(maintainer.rewrite_data_files())
     query.awaitTermination()
 
     assert query.exception() is None
     assert len(batches) == FILES
     assert table_rows(spark, ref, "k, v, version") == sorted(reference.values())
-    assert len(compactions) >= 1
+    assert gated.status == "done"
+    assert int(gated.outcome["rewritten_data_files_count"]) >= 2
     assert {c.status for c in compactions} <= {"done", "skipped", "conflict"}
     rewritten = sum(int(c.outcome.get("rewritten_data_files_count", 0)) for c in compactions)
-    assert rewritten >= 2
     conflicts_seen = len(merge_conflicts) + sum(c.conflicts_retried for c in compactions)
     print(f"{merge_mode}: compactions={len(compactions)} rewritten={rewritten} conflicts_retried={conflicts_seen}")
     final = maintainer.rewrite_data_files()  # after the stream: the table compacts to one file
