@@ -143,14 +143,17 @@ def explode_lines(files: DataFrame, text_col: str = "value", path_col: str = "so
     (1-based, counting every physical line including empty ones), landing_hour timestamp.
     ``\\r\\n`` endings are handled; empty and whitespace-only lines are skipped.
     """
-    # the hour is a property of the file: parsed once per file, not once per line
-    exploded = files.select(
+    # The hour is a property of the file: computed in a projection of its own, below the explode,
+    # or Spark computes it after the explode, five regexes per line (a third of the batch's parse).
+    per_file = files.select(
         F.col(path_col).cast("string").alias("source_file"),
         landing_hour_of(F.col(path_col)).alias("landing_hour"),
-        F.posexplode(F.split(F.col(text_col), "\n")).alias("pos", "line"),
+        F.col(text_col).alias("_text"),
     )
+    exploded = per_file.select("source_file", "landing_hour", F.posexplode(F.split("_text", "\n")).alias("pos", "line"))
+    blank = ~F.col("line").startswith("{") & F.col("line").rlike(r"^\s*$")  # the regex only off the common path
     return (
-        exploded.where(~F.col("line").rlike(r"^\s*$"))
+        exploded.where(~blank)
         .select(
             F.when(F.instr("line", "\r") > 0, F.regexp_replace("line", r"\r$", "")).otherwise(F.col("line"))
             .alias("raw_line"),
@@ -522,7 +525,7 @@ def _fast_verdict(p: str) -> tuple[Column, dict[str, Column]]:
         | (is_type["csat_submitted"] & data("csat_score").between(low, high))
     )
     certain = F.coalesce(
-        F.col("landing_hour").isNotNull() & (F.col("_json_len") == 2) & F.col("raw_line").rlike(r"^\s*\{")
+        F.col("landing_hour").isNotNull() & (F.col("_json_len") == 2) & F.col("raw_line").startswith("{")
         & _plain(env("event_id")) & _plain(env("ticket_id")) & (env("seq") >= 1) & occurred_at.isNotNull()
         & F.col(f"{p}.data").isNotNull() & data_ok,
         F.lit(False),  # null (a null part) is not certain either: never drop a line
