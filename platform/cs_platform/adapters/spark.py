@@ -30,6 +30,9 @@ def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = 
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.stopGracefullyOnShutdown": "true",
         "spark.sql.adaptive.enabled": "true",
+        # The platform caches only a batch's short-lived intermediates: compressing their columns
+        # cost more CPU than it saved (1M lines: cache built in 6.7 s instead of 8.1 s).
+        "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.local.dir": str(settings.home_dir / "spark-tmp"),
     }
     conf.update(resolve_jars(settings).spark_conf())
