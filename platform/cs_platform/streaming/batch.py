@@ -130,7 +130,8 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         step("events_merge")
         crash_if("after_events_merge", batch_token)
 
-        touched = valid.select("ticket_id").distinct()
+        # hashed, not sorted: a sort-merge join would sort every committed event of the batch's tickets
+        touched = valid.select("ticket_id").distinct().hint("shuffle_hash")
         committed = spark.table(tables.events).join(touched, "ticket_id", "left_semi").repartition("ticket_id")
         state = keep(fold_tickets(committed))
         result.tickets_touched = state.count()
