@@ -54,6 +54,7 @@ class BatchResult:
 
 
 _NO_HOUR = "none"
+_BROADCAST_BATCH_LINES = 100_000  # at most this many ticket ids (~40 bytes each) are broadcast
 
 
 def _per_hour(annotated: DataFrame) -> dict[str, dict[str, int]]:
@@ -130,8 +131,10 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         step("events_merge")
         crash_if("after_events_merge", batch_token)
 
-        # hashed, not sorted: a sort-merge join would sort every committed event of the batch's tickets
-        touched = valid.select("ticket_id").distinct().hint("shuffle_hash")
+        # Ticket ids of a small batch are broadcast (no shuffle of the committed events); a large
+        # batch's are hashed, not sorted (the planner sorted 1M committed events for this join).
+        touched = valid.select("ticket_id").distinct().hint(
+            "broadcast" if result.valid <= _BROADCAST_BATCH_LINES else "shuffle_hash")
         committed = spark.table(tables.events).join(touched, "ticket_id", "left_semi").repartition("ticket_id")
         state = keep(fold_tickets(committed))
         result.tickets_touched = state.count()
