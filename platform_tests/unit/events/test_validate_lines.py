@@ -188,6 +188,16 @@ def test_explode_lines_positions_crlf_and_landing_hour(spark):
         "struct<raw_line:string,source_file:string,line_number:bigint,landing_hour:timestamp>")
 
 
+def test_the_landing_hour_is_computed_once_per_file_not_once_per_line(spark):
+    """Regression: Spark moved the hour's five regexes above the explode, evaluating them for every
+    line (a third of the batch's parse). In the plan's text a child is printed below its parent."""
+    files = spark.createDataFrame([("a\nb", "s3://b/landing/2026/11/26/07/x")], "value string, source_file string")
+    plan = explode_lines(files)._jdf.queryExecution().optimizedPlan().toString()
+    explode_at = plan.index("Generate posexplode")
+    assert plan.count("regexp_extract(") == 4
+    assert plan.index("regexp_extract(") > explode_at
+
+
 def test_each_line_is_parsed_a_fixed_number_of_times(spark):
     """Regression: Spark once pushed the split filter under the parses and inlined them into it
     (325 from_json per line). The typed parse once in each branch (certain lines, the others) = 2,
