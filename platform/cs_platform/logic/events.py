@@ -572,7 +572,10 @@ def annotate_prepared(prepared: DataFrame, keep_others=lambda df: df) -> DataFra
     ``keep_others`` may cache the annotation of the others (few lines, costly per line)."""
     certain = prepared.where(F.col("_certain")).select(
         *LINE_COLUMNS, F.lit(None).cast("string").alias("reason"), *ANNOTATED_COLUMNS[1:])
-    others = _annotate(prepared.where(~F.col("_certain")).select(*LINE_COLUMNS))
+    # One task per core: every task of the Python path pays a worker round trip, which outweighed
+    # the work itself (5k other lines of 1M in 14 tasks on 2 cores: 1.7 s; in 2 tasks: 0.5 s).
+    cores = prepared.sparkSession.sparkContext.defaultParallelism
+    others = _annotate(prepared.where(~F.col("_certain")).select(*LINE_COLUMNS).coalesce(cores))
     others = others.withColumn("raw_line", F.when(F.col("reason").isNotNull(), F.col("raw_line")))
     return certain.unionByName(keep_others(others.select(*LINE_COLUMNS, *ANNOTATED_COLUMNS)))
 
