@@ -88,6 +88,7 @@ def main() -> None:
         if not args.keep:
             for name in (tables.events, tables.events_quarantine, tables.tickets):
                 spark.sql(f"DROP TABLE IF EXISTS {name} PURGE")
+            spark.sql(f"DROP NAMESPACE IF EXISTS lake.{tables.namespace}")
             shutil.rmtree(work, ignore_errors=True)
 
     print()

@@ -96,8 +96,12 @@ def copy_objects(landing: Path, target: Path, objects: list) -> Path:
 
 
 def drop_tables(spark, tables, *extra: str) -> None:
+    """Drop the tables and their namespace (extra tables must live in it)."""
+    from cs_platform.adapters.identifiers import qualified
+
     for name in (*extra, tables.events, tables.events_quarantine, tables.tickets):
         spark.sql(f"DROP TABLE IF EXISTS {name} PURGE")
+    spark.sql(f"DROP NAMESPACE IF EXISTS {qualified(tables.catalog, tables.namespace)}")
 
 
 def baseline(spark, landing: Path, table: str) -> float:
