@@ -94,3 +94,23 @@ def ensure_namespace(spark, namespace: str = "cs") -> None:
     from cs_platform.adapters.identifiers import qualified
 
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {qualified('lake', namespace)}")
+
+
+class Persisted:
+    """DataFrames cached for one unit of work (a micro-batch, a check), released together at its end:
+    ``keep = Persisted()``, ``df = keep(df)``, and ``keep.release()`` in a ``finally``."""
+
+    def __init__(self) -> None:
+        self._frames: list = []
+
+    def __call__(self, df):
+        from pyspark import StorageLevel
+
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        self._frames.append(df)
+        return df
+
+    def release(self) -> None:
+        for df in self._frames:
+            df.unpersist()
+        self._frames.clear()

@@ -14,11 +14,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from cs_platform.adapters.lake_tables import LakeTables
+from cs_platform.adapters.spark import Persisted
 from cs_platform.logic import reconcile as rules
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,7 @@ def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rule
     from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated
 
     lines = raw_lines_of_hour(spark, landing, hour)
-    cached: list[DataFrame] = []
-
-    def keep(df: DataFrame) -> DataFrame:
-        cached.append(df.persist(StorageLevel.MEMORY_AND_DISK))
-        return cached[-1]
-
+    keep = Persisted()
     try:
         # Parse once (the typed parse is read by both halves of the annotation), keep the valid
         # keys, derive the quarantined positions from the unparsed lines.
@@ -93,8 +88,7 @@ def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rule
                            .where(F.col("landing_hour") == F.lit(hour).cast("timestamp")))
         return rules.reconcile_hour(valid_keys, quarantined, lake_events, lake_quarantine, hour)
     finally:
-        for df in cached:
-            df.unpersist()
+        keep.release()
 
 
 def _touched(spark, tables: LakeTables, hour: dt.datetime) -> DataFrame:

@@ -17,12 +17,12 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import EVENT_COLUMNS, QUARANTINE_COLUMNS, LakeTables
+from cs_platform.adapters.spark import Persisted
 from cs_platform.logic.tickets import dedupe_batch, fold_tickets, oltp_projection
 from cs_platform.streaming.faults import crash_if
 
@@ -83,13 +83,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
     started = time.monotonic()
     spark = lines_df.sparkSession
     result = BatchResult(batch_token=batch_token)
-    cached: list[DataFrame] = []
-
-    def keep(df: DataFrame) -> DataFrame:
-        df = df.persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(df)
-        return df
-
+    keep = Persisted()
     views: list[str] = []
     mark = [time.monotonic()]
 
@@ -153,7 +147,6 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
     finally:
         for name in views:
             spark.catalog.dropTempView(name)
-        for df in cached:
-            df.unpersist()
+        keep.release()
         result.duration_s = round(time.monotonic() - started, 3)
         log.info("batch %s: %s", batch_token, result.as_dict())
