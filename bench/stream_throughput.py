@@ -1,10 +1,10 @@
 """Streaming throughput and DocumentDB cost, on the same generated Firehose files.
 
 (a) baseline: Spark reads the JSON files and appends them to an Iceberg table, nothing else;
-(b) the full pipeline to the lake (`csp stream --once` logic: validate, quarantine, dedupe, insert
-    the new events, advance their tickets, tickets MERGE), without DocumentDB; then (b') one
-    steady-state micro-batch against the full tables: the files held back from (a) and (b) (new
-    events of known tickets) plus the first files delivered again (duplicates);
+(b) the full pipeline to the lake (`csp stream --once` logic: validate, quarantine, dedupe, events
+    MERGE, refold touched tickets, tickets MERGE), without DocumentDB; then (b') one steady-state
+    micro-batch against the full tables: the files held back from (a) and (b) (new events of
+    known tickets) plus the first files delivered again (duplicates);
 (c) DocumentDB operations per event: the pipeline's guarded bulk upserts vs a naive per-event
     read-then-write, on the same sample, counted with pymongo command monitoring (commands, and
     the documents they carry: the pipeline writes at most one per touched ticket).
@@ -239,7 +239,7 @@ def main() -> None:
     print(f"    (b)/(a) = {b_rate / a_rate:.2f}   (target >= 0.5)")
     print(f"(b') steady state: one micro-batch of {replay_run.total('lines_read'):,} lines (held-back files + "
           f"re-delivered first files) against {valid_events:,} committed events: {r_s:.1f} s, "
-          f"{replay_run.total('new_events'):,} new events, {replay_run.total('tickets_touched'):,} tickets advanced")
+          f"{replay_run.total('new_events'):,} new events, {replay_run.total('tickets_touched'):,} tickets refolded")
     for b in replay_run.batches:
         print(f"    batch {b.batch_token}: {b.step_seconds}")
     print(f"(c) DocumentDB on the first {len(sample_objects)} files: {n:,} valid deliveries, one batch:")

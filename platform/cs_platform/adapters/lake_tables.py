@@ -1,4 +1,4 @@
-"""The CS lake tables (DESIGN 3.2): names, DDL, the idempotent writes and the sync record of tickets.
+"""The CS lake tables (DESIGN 3.2): names, DDL and the idempotent MERGE statements.
 
 Every statement is built here from validated identifiers. Sources of the MERGEs are temp views
 registered by the caller on the session that runs the statement (in foreachBatch: the batch
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from cs_platform.adapters.commit_retry import retry_on_conflict
 from cs_platform.adapters.identifiers import qualified, validate_identifier
-from cs_platform.logic.tickets import FOLD_STATE, FOLD_STATE_DDL
 
 EVENTS_DDL = """
     event_id STRING NOT NULL, event_type STRING NOT NULL, ticket_id STRING NOT NULL, seq BIGINT NOT NULL,
@@ -39,11 +38,11 @@ TICKETS_DDL = """
     ticket_id STRING NOT NULL, customer_id STRING, channel STRING, created_at TIMESTAMP, status STRING NOT NULL,
     priority STRING NOT NULL, agent_id STRING, csat_score INT, message_count BIGINT NOT NULL,
     first_response_at TIMESTAMP, resolved_at TIMESTAMP, last_seq BIGINT NOT NULL, updated_at TIMESTAMP NOT NULL,
-    event_count BIGINT NOT NULL, {fold_state} {fold_state_ddl}
-""".format(fold_state=FOLD_STATE, fold_state_ddl=FOLD_STATE_DDL)
+    event_count BIGINT NOT NULL
+"""
 TICKET_VALUE_COLUMNS = [
     "customer_id", "channel", "created_at", "status", "priority", "agent_id", "csat_score", "message_count",
-    "first_response_at", "resolved_at", "last_seq", "updated_at", "event_count", FOLD_STATE,
+    "first_response_at", "resolved_at", "last_seq", "updated_at", "event_count",
 ]
 
 _COMMON_PROPS = {
@@ -63,9 +62,6 @@ _TICKETS_PROPS = {
 }
 
 _MERGE_RETRIES = 5
-# On tickets: "<tickets snapshot>:<events snapshot>" after each write of ticket state, i.e. the
-# tickets of that snapshot are the fold of exactly the events of that one ("none": no snapshot).
-_SYNCED_PROPERTY = "csp.tickets-synced-with"
 
 
 def _props(props: dict[str, str]) -> str:
@@ -79,15 +75,6 @@ def _insert_if_absent(target: str, source_view: str, on: str, columns: list[str]
         f"MERGE INTO {target} t USING {qualified(source_view)} s ON {on} "
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) VALUES ({values})"
     )
-
-
-@dataclass(frozen=True)
-class SyncPoint:
-    """Current snapshot ids of events and tickets (None: none yet), and whether they are in sync."""
-
-    events: int | None
-    tickets: int | None
-    in_sync: bool
 
 
 @dataclass(frozen=True)
@@ -121,8 +108,7 @@ class LakeTables:
         return (self.namespace, validate_identifier(table, "table"))
 
     def ensure(self, spark) -> None:
-        """Create the namespace and the three tables when absent, upgrade an older tickets table
-        (idempotent)."""
+        """Create the namespace and the three tables when absent (idempotent)."""
         spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {qualified(self.catalog, self.namespace)}")
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {self.events} ({EVENTS_DDL}) USING iceberg "
@@ -136,14 +122,6 @@ class LakeTables:
             f"CREATE TABLE IF NOT EXISTS {self.tickets} ({TICKETS_DDL}) USING iceberg "
             f"PARTITIONED BY (bucket(16, ticket_id)) TBLPROPERTIES ({_props(_TICKETS_PROPS)})"
         )
-        if FOLD_STATE not in spark.table(self.tickets).columns:
-            self._add_fold_state(spark)
-
-    def _add_fold_state(self, spark) -> None:
-        """Schema evolution of a tickets table made before `fold_state` existed. Such a table has
-        no sync record, so the next batch refolds every ticket, which fills the column."""
-        spark.sql(f"ALTER TABLE {self.tickets} ADD COLUMN {FOLD_STATE} {FOLD_STATE_DDL}")
-        spark.sql(f"REFRESH TABLE {self.tickets}")
 
     def refresh(self, spark) -> None:
         """Drop this session's cached table metadata: a streaming query commits from a cloned
@@ -160,6 +138,10 @@ class LakeTables:
             "t.source_file = s.source_file AND t.line_number = s.line_number AND t.landing_hour <=> s.landing_hour",
             QUARANTINE_COLUMNS,
         )
+
+    def merge_events_sql(self, source_view: str) -> str:
+        """Insert-if-absent by event_id: a re-delivered event keeps its first committed row."""
+        return _insert_if_absent(self.events, source_view, "t.event_id = s.event_id", EVENT_COLUMNS)
 
     def merge_tickets_sql(self, source_view: str) -> str:
         """Upsert of refolded ticket state; rows whose every field is equal are left alone."""
@@ -186,57 +168,6 @@ class LakeTables:
         if not rows:
             return None, {}
         return rows[0]["snapshot_id"], dict(rows[0]["summary"] or {})
-
-    def sync_point(self, spark) -> SyncPoint:
-        """The current snapshots of events and tickets, and whether the tickets hold the fold of
-        exactly those events, so that a batch may advance them with its new events alone: both
-        tables are still at the pair recorded by the last write of ticket state, or were only
-        compacted since. Not so after a crash between the events and the tickets commit, a
-        rollback of either table, another writer, or a table older than the record."""
-        events, tickets = self.current_snapshot(spark, self.events)[0], self.current_snapshot(spark, self.tickets)[0]
-        recorded = dict(r for r in spark.sql(f"SHOW TBLPROPERTIES {self.tickets}").collect()).get(_SYNCED_PROPERTY)
-        if recorded is None:  # never recorded: in sync only while nothing was ever written
-            return SyncPoint(events, tickets, events is None and tickets is None)
-        tickets_recorded, _, events_recorded = recorded.partition(":")
-        in_sync = (self._descends(spark, self.tickets, tickets, tickets_recorded)
-                   and self._descends(spark, self.events, events, events_recorded))
-        return SyncPoint(events, tickets, in_sync)
-
-    def mark_synced(self, spark, events_snapshot: int | None, tickets_snapshot: int | None) -> None:
-        """Record a pair of snapshots whose tickets are the fold of exactly its events."""
-        pair = f"{tickets_snapshot or 'none'}:{events_snapshot or 'none'}"
-        spark.sql(f"ALTER TABLE {self.tickets} SET TBLPROPERTIES ('{_SYNCED_PROPERTY}'='{pair}')")
-
-    @staticmethod
-    def _descends(spark, table: str, current: int | None, recorded: str) -> bool:
-        """`current` is the `recorded` snapshot, or descends from it by compactions only."""
-        if current is None or recorded == "none":
-            return current is None and recorded == "none"
-        if str(current) == recorded:  # the usual case: no lineage to read
-            return True
-        lineage = {r["snapshot_id"]: (r["parent_id"], r["operation"]) for r in spark.sql(
-            f"SELECT snapshot_id, parent_id, operation FROM {table}.snapshots").collect()}
-        while current is not None and str(current) != recorded:
-            parent, operation = lineage.get(current, (None, None))
-            if operation != "replace":  # content changed (or the lineage expired): not provably in sync
-                return False
-            current = parent
-        return current is not None
-
-    def as_of(self, spark, table: str, snapshot_id: int | None):
-        """The table as of a snapshot (None: empty, no snapshot yet). A cached DataFrame that reads
-        a table this way stays right after the table is written: Spark recomputes a cached plan
-        that reads a table it writes to, and a pinned read recomputes to the same rows."""
-        if snapshot_id is None:
-            return spark.createDataFrame([], spark.table(table).schema)
-        return spark.read.option("snapshot-id", snapshot_id).table(table)
-
-    def append(self, spark, table: str, rows) -> int | None:
-        """Append a DataFrame (an insert-if-absent whose anti join the caller has done: the
-        rows it inserts are then known); return the current snapshot id. An append commits
-        beside a concurrent compaction without conflict."""
-        rows.writeTo(table).append()
-        return self.current_snapshot(spark, table)[0]
 
     def run_merge(self, spark, table: str, statement: str) -> tuple[int | None, int]:
         """Run a MERGE (retrying when a concurrent compaction invalidated it); return the

@@ -165,9 +165,7 @@ def backfill_hours(spark, tables: LakeTables, landing, documentdb_writer, hours:
     results = []
     for hour in hours:
         lines = raw_lines_of_hour(spark, landing, hour)
-        # a backfill re-runs files whose events may be partly committed already: refold, not advance
-        result = process_batch(lines, tables, documentdb_writer, batch_token=f"backfill-{format_hour(hour)}",
-                               refold_touched=True)
+        result = process_batch(lines, tables, documentdb_writer, batch_token=f"backfill-{format_hour(hour)}")
         log.info("backfilled %s: %s", format_hour(hour), result.as_dict())
         results.append(result)
     return results

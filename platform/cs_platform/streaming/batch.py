@@ -2,17 +2,12 @@
 
 Idempotent and crash-safe by construction:
 1. validate; 2. quarantine MERGE, insert-if-absent by (source_file, line_number);
-3. dedupe the batch, anti join with the committed event_ids, append the new events;
-4. ticket state, MERGEd into tickets, then the pair of snapshots recorded as in sync:
-   - "advance": an ordinary batch advances the stored state of the tickets its NEW events touch
-     with those events only (`advance_tickets`: no read of their history);
-   - "refold_touched": a replayed batch (the first batch after a crash, whose earlier attempt may
-     have committed part of its work, and not written its documents) and a backfill refold EVERY
-     ticket the batch's valid events touch from all its committed events;
-   - "refold_all": when the tickets are not provably in sync with the events before the batch
-     (a crash between the two commits, a rollback, an older table), every ticket is refolded;
+3. dedupe the batch, events MERGE, insert-if-absent by event_id;
+4. refold EVERY ticket the batch's valid events touch from all its committed events (not only the
+   newly inserted ones), MERGE the state into tickets;
 5. after the lake commit, guarded upserts of those tickets' OLTP projection to DocumentDB.
-So replaying a batch after a kill -9 at any point converges to the state of an uninterrupted run.
+Ticket state is recomputed from the set of committed events, so replaying a batch after a kill -9
+at any point converges to the state of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ from pyspark.sql import functions as F
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import EVENT_COLUMNS, QUARANTINE_COLUMNS, LakeTables
 from cs_platform.adapters.spark import Persisted
-from cs_platform.logic.tickets import advance_tickets, dedupe_batch, fold_tickets, oltp_projection
+from cs_platform.logic.tickets import dedupe_batch, fold_tickets, oltp_projection
 from cs_platform.streaming.faults import crash_if
 
 log = logging.getLogger(__name__)
@@ -48,7 +43,6 @@ class BatchResult:
     tickets_changed: int = 0
     documentdb_writes: int = 0
     documentdb_stale: int = 0
-    ticket_fold: str = ""  # advance | refold_touched | refold_all (module docstring)
     snapshot_ids: dict[str, int | None] = field(default_factory=dict)
     landing_hours: list[str] = field(default_factory=list)  # ISO, UTC, start of each Firehose hour
     per_hour: dict[str, dict[str, int]] = field(default_factory=dict)  # hour -> lines_read, valid, quarantined
@@ -79,12 +73,10 @@ def _view(df: DataFrame, what: str) -> str:
 
 
 def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: DocumentDBWriter | None,
-                  batch_token: str, refold_touched: bool = False) -> BatchResult:
+                  batch_token: str) -> BatchResult:
     """Apply one batch of landing lines (columns raw_line, source_file, line_number, landing_hour).
 
-    `refold_touched=True` when part of this batch may already be committed (a replay, a backfill):
-    see the module docstring. `documentdb_writer=None` stops after the lake commit (benchmarks; a repair
-    reprojects later).
+    `documentdb_writer=None` stops after the lake commit (benchmarks; a repair reprojects later).
     """
     from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated
 
@@ -114,7 +106,6 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         if result.lines_read == 0:
             return result
         valid, quarantined = split_annotated(annotated)
-        before = tables.sync_point(spark)  # what was committed before this batch writes anything
 
         if result.quarantined:
             quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
@@ -127,52 +118,29 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         result.snapshot_ids["events_quarantine"] = snap
         step("quarantine_merge")
 
-        # Reads of what was committed before are pinned (see LakeTables.as_of): the batch's own
-        # writes must not change the cached new events or ticket state it goes on using.
-        events_src = dedupe_batch(valid).withColumn("ingested_at", F.current_timestamp())
-        committed_ids = tables.as_of(spark, tables.events, before.events).select("event_id")
-        new_events = keep(events_src.join(committed_ids, "event_id", "left_anti").select(*EVENT_COLUMNS))
-        result.new_events = new_events.count()
-        if result.new_events:
-            result.snapshot_ids["events"] = tables.append(spark, tables.events, new_events)
-        else:
-            result.snapshot_ids["events"] = before.events
-        step("events_insert")
+        events_src = dedupe_batch(valid).withColumn("ingested_at", F.current_timestamp()).select(*EVENT_COLUMNS)
+        views.append(_view(events_src, "events"))
+        snap, result.new_events = tables.run_merge(spark, tables.events, tables.merge_events_sql(views[-1]))
+        result.snapshot_ids["events"] = snap
+        step("events_merge")
         crash_if("after_events_merge", batch_token)
 
-        result.ticket_fold = "refold_all" if not before.in_sync else "refold_touched" if refold_touched else "advance"
-        if result.ticket_fold == "refold_all":
-            log.warning("batch %s: tickets not in sync with events (a crash between the two commits, a rollback, "
-                        "an older table): refolding every ticket", batch_token)
-            state = keep(fold_tickets(spark.table(tables.events)))
-        elif result.ticket_fold == "refold_touched":
-            # Ticket ids of a small batch are broadcast (no shuffle of the committed events); a large
-            # batch's are hashed, not sorted (the planner sorted 1M committed events for this join).
-            touched = valid.select("ticket_id").distinct().hint(
-                "broadcast" if result.valid <= _BROADCAST_BATCH_LINES else "shuffle_hash")
-            committed = spark.table(tables.events).join(touched, "ticket_id", "left_semi").repartition("ticket_id")
-            state = keep(fold_tickets(committed))
-        else:
-            state = keep(advance_tickets(new_events, tables.as_of(spark, tables.tickets, before.tickets)))
+        # Ticket ids of a small batch are broadcast (no shuffle of the committed events); a large
+        # batch's are hashed, not sorted (the planner sorted 1M committed events for this join).
+        touched = valid.select("ticket_id").distinct().hint(
+            "broadcast" if result.valid <= _BROADCAST_BATCH_LINES else "shuffle_hash")
+        committed = spark.table(tables.events).join(touched, "ticket_id", "left_semi").repartition("ticket_id")
+        state = keep(fold_tickets(committed))
         result.tickets_touched = state.count()
-        step(result.ticket_fold)
-        if result.tickets_touched:
-            views.append(_view(state, "tickets"))
-            snap, result.tickets_changed = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(views[-1]))
-        else:  # only re-delivered events: no ticket moves
-            snap = before.tickets
-        if result.new_events or result.tickets_changed or not before.in_sync:
-            tables.mark_synced(spark, result.snapshot_ids["events"], snap)
+        step("refold")
+        views.append(_view(state, "tickets"))
+        snap, result.tickets_changed = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(views[-1]))
         result.snapshot_ids["tickets"] = snap
         step("tickets_merge")
         crash_if("after_lake_commit", batch_token)
 
-        if documentdb_writer is not None and result.tickets_touched:
-            projected = state
-            if result.ticket_fold == "refold_all":  # the documents of the tickets that moved, not of all
-                projected = state.subtract(tables.as_of(spark, tables.tickets, before.tickets).select(*state.columns))
-            stats = documentdb_writer.write_guarded(oltp_projection(projected),
-                                                    after_chunk=lambda _: crash_if("mid_documentdb", batch_token))
+        if documentdb_writer is not None:
+            stats = documentdb_writer.write_guarded(oltp_projection(state), after_chunk=lambda _: crash_if("mid_documentdb", batch_token))
             result.documentdb_writes, result.documentdb_stale = stats.operations, stats.stale
             step("documentdb")
         return result

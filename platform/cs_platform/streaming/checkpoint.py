@@ -1,6 +1,6 @@
 """Reading a file-source Structured Streaming checkpoint without Spark (for the sensor).
 
-Layout (Spark 3.5): `offsets/<batchId>` marks a planned batch, `commits/<batchId>` a finished one; `sources/0/<batchId>[.compact]`
+Layout (Spark 3.5): `commits/<batchId>` marks a finished batch; `sources/0/<batchId>[.compact]`
 holds `v1` then one JSON object per file (`path`, `batchId`), compacted every 10 batches.
 A file counts as processed once the batch that planned it has committed: files of a planned
 but uncommitted batch (a crash) are replayed by the next run, so they still count as pending.
@@ -15,13 +15,6 @@ from cs_platform.streaming.storage import child_names, list_files, normalize, re
 
 def committed_batches(checkpoint: str, settings=None) -> list[int]:
     return sorted(int(n) for n in child_names(f"{checkpoint}/commits", settings) if n.isdigit())
-
-
-def replayed_batch(checkpoint: str, settings=None) -> int | None:
-    """The batch a restarted query runs first AGAIN: planned (`offsets/<id>`) but not committed,
-    i.e. interrupted, so part of its work may be committed already. None when there is none."""
-    planned = max((int(n) for n in child_names(f"{checkpoint}/offsets", settings) if n.isdigit()), default=-1)
-    return planned if planned > max(committed_batches(checkpoint, settings), default=-1) else None
 
 
 def planned_files(checkpoint: str, settings=None) -> dict[str, int]:

@@ -20,7 +20,6 @@ from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import LakeTables
 from cs_platform.logic.events import explode_lines
 from cs_platform.streaming.batch import BatchResult, process_batch
-from cs_platform.streaming.checkpoint import replayed_batch
 from cs_platform.streaming.lock import CheckpointLock, lock_path
 from cs_platform.streaming.progress import ProgressLogListener, progress_log_path
 from cs_platform.streaming.storage import local_path
@@ -75,12 +74,9 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
         listener = ProgressLogListener(progress_log_path(settings, query_name), results,
                                        {"mode": "once" if once else "continuous", **(progress_extra or {})})
 
-        replay = replayed_batch(checkpoint, settings)  # an interrupted batch: its tickets are refolded
-
         def each_batch(batch_df, batch_id: int) -> None:
             lines = explode_lines(batch_df)
-            result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}",
-                                   refold_touched=batch_id == replay)
+            result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}")
             results[batch_id] = result
             if once:  # a continuous query reports through the progress log only (bounded memory)
                 run.batches.append(result)

@@ -84,7 +84,7 @@ def test_missing_events_fail_the_hour_alert_and_are_backfilled_by_the_sensor(spa
     # refolding T1 and T3 without their deleted events no longer gives the stored rows
     tickets = found["tickets_match_events"]
     assert (tickets.passed, _meta(tickets)["mismatched_tickets_samples"]) == (False, [
-        "T1: message_count,first_response_at,event_count", "T3: customer_id,channel,created_at,event_count,fold_state"])
+        "T1: message_count,first_response_at,event_count", "T3: customer_id,channel,created_at,event_count"])
     assert found["documentdb_matches_lake"].passed and found["quarantine_rate_below_threshold"].passed is False
 
     requests, cursor = _tick(defs, instance, None)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import itertools
 
-from cs_platform.logic.tickets import FOLD_STATE, TICKET_COLUMNS, fold_tickets
+from cs_platform.logic.tickets import TICKET_COLUMNS, fold_tickets
 
 from .conftest import at, event
 
 
 def fold(events_df, rows) -> dict:
     result = {r["ticket_id"]: r.asDict() for r in fold_tickets(events_df(rows)).collect()}
-    assert all(list(v) == [*TICKET_COLUMNS, FOLD_STATE] for v in result.values())
-    return {ticket: {c: v for c, v in state.items() if c != FOLD_STATE} for ticket, state in result.items()}
+    assert all(list(v) == TICKET_COLUMNS for v in result.values())
+    return result
 
 
 def created(eid="c1", seq=1, **kw):
