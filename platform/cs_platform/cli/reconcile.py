@@ -70,6 +70,8 @@ def backfill(hour, first, last, namespace, documentdb_database):
     from cs_platform.adapters.landing import LandingZone
     from cs_platform.adapters.lake_tables import LakeTables
     from cs_platform.lakehouse.reconciliation import HourError, backfill_hours, format_hour, hours_between
+    from cs_platform.streaming.lock import CheckpointBusy
+    from cs_platform.streaming.query import writer_lock
 
     if (hour is None) == (first is None and last is None) or (hour is None and (first is None or last is None)):
         raise click.UsageError("give either --hour H, or both --from A and --to B")
@@ -80,8 +82,11 @@ def backfill(hour, first, last, namespace, documentdb_database):
     settings, spark = _session()
     writer = DocumentDBWriter.from_settings(settings, database=documentdb_database)
     try:
-        results = backfill_hours(spark, LakeTables(namespace=namespace), LandingZone.from_settings(settings),
-                                 writer, hours)
+        with writer_lock(settings, "backfill"):
+            results = backfill_hours(spark, LakeTables(namespace=namespace), LandingZone.from_settings(settings),
+                                     writer, hours)
+    except CheckpointBusy as exc:
+        raise click.ClickException(f"cannot backfill beside the streaming query: {exc}") from None
     finally:
         writer.close()
     for when, result in zip(hours, results):

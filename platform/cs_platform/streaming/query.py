@@ -48,6 +48,13 @@ def checkpoint_location(settings, query_name: str = DEFAULT_QUERY) -> str:
     return f"{settings.checkpoint}/{query_name}"
 
 
+def writer_lock(settings, mode: str, query_name: str = DEFAULT_QUERY, wait_seconds: float = 0) -> CheckpointLock:
+    """The lock of the query that writes the CS tables. A backfill and a reprojection take it too:
+    beside a running query, two writers could insert one event twice or write an older document
+    over a newer one."""
+    return CheckpointLock(lock_path(settings, query_name), checkpoint_location(settings, query_name), mode, wait_seconds)
+
+
 def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = None,
                  writer: DocumentDBWriter | None = None, query_name: str = DEFAULT_QUERY,
                  max_files_per_trigger: int | None = None, progress_extra: dict | None = None,
@@ -65,8 +72,7 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
     run = StreamRun()
     results: dict[int, BatchResult] = {}
     started = time.monotonic()
-    with CheckpointLock(lock_path(settings, query_name), checkpoint, "once" if once else "continuous",
-                        lock_wait_seconds):
+    with writer_lock(settings, "once" if once else "continuous", query_name, lock_wait_seconds):
         tables.ensure(spark)
         landing_dir = local_path(settings.landing)
         if landing_dir is not None:  # a fresh local stack: nothing landed yet is not an error

@@ -144,6 +144,23 @@ def test_cli_backfill_of_a_healthy_range_changes_nothing(spark, lake, mongo_clie
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
+def test_cli_backfill_is_refused_while_the_streaming_query_runs(spark, lake, mongo_client):
+    from cs_platform.settings import load_settings
+    from cs_platform.streaming.query import writer_lock
+
+    before = snapshot(spark, lake, mongo_client)
+    with writer_lock(load_settings(), "continuous") as held:
+        result = CliRunner().invoke(cli, ["backfill", "--hour", "2026-11-26T10", "--namespace", lake.namespace,
+                                          "--documentdb-database", lake.database])
+        holder = held.path.read_text()
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: cannot backfill beside the streaming query: another streaming query is already running on "
+        f"checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
+        f"then retry\n")
+    assert_unchanged(before, snapshot(spark, lake, mongo_client))
+
+
 def test_cli_backfill_needs_an_hour_or_a_range():
     result = CliRunner().invoke(cli, ["backfill", "--from", "2026-11-26T09"])
     assert result.exit_code == 2

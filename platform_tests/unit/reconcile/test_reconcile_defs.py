@@ -25,6 +25,13 @@ def test_checks_are_hourly_partitioned_and_attached_to_the_streamed_assets():
     }
 
 
+def test_repairs_share_the_stream_pool_so_they_never_run_beside_it():
+    from cs_platform.defs.reconcile.jobs import backfill_landing_hours, reproject_landing_hours
+    from cs_platform.defs.stream.jobs import POOL, stream_available_now
+
+    assert (backfill_landing_hours.pool, reproject_landing_hours.pool, stream_available_now.pool) == (POOL, POOL, "cs_stream")
+
+
 def test_schedule_checks_the_hour_that_closed():
     context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 26, 11, 20, tzinfo=dt.timezone.utc))
     request = reconcile_closed_hours(context)

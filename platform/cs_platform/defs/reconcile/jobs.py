@@ -5,10 +5,12 @@ Both are op jobs on the shared `landing_hours` partitions: one run covers one ho
 repair, `csp backfill --hour`) or a range in a single run (range tags / UI backfill), always read
 through `context.partition_keys`. After repairing an hour each run reports the hour's
 materializations and re-evaluates the hour's checks, so the check history shows fail -> repair -> pass.
+Both write what the stream writes, so they never run beside it (pool `cs_stream`, checkpoint lock).
 """
 
 
 import datetime as dt
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -28,9 +30,23 @@ from cs_platform.defs.reconcile.context import (
     landing_zone,
 )
 from cs_platform.defs.resources import DocumentDBResource, LakeSparkResource, SettingsResource
+from cs_platform.defs.stream.jobs import POOL
 from cs_platform.lakehouse import reconciliation as recon
+from cs_platform.streaming.lock import CheckpointBusy
+from cs_platform.streaming.query import writer_lock
 
 REPAIR_TAG = "cs_platform/repair"
+
+
+@contextmanager
+def _beside_no_stream(settings: SettingsResource, mode: str):
+    """Repairs write what the stream writes: they run in the stream's pool (never beside a stream
+    run) and hold its lock (never beside a `csp stream` on this machine)."""
+    try:
+        with writer_lock(settings.get(), mode):
+            yield
+    except CheckpointBusy as exc:
+        raise dg.Failure(f"cannot {mode} beside the streaming query: {exc}") from None
 
 
 def _evaluation(asset, check_name, found, config, hour, severity) -> dg.AssetCheckEvaluation:
@@ -39,13 +55,14 @@ def _evaluation(asset, check_name, found, config, hour, severity) -> dg.AssetChe
                                    metadata=check_metadata(found, config, recon.format_hour(hour)))
 
 
-@dg.op(description="Backfill exactly the run's landing hours from the raw archive, then re-run their checks.")
+@dg.op(pool=POOL, description="Backfill exactly the run's landing hours from the raw archive, then re-run their checks.")
 def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
                            settings: SettingsResource, documentdb: DocumentDBResource) -> None:
     spark, tables = pyspark.spark_session, lake_tables(config)
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
-    results = recon.backfill_hours(spark, tables, landing_zone(settings.get(), config),
-                                   documentdb_writer(documentdb, config), hours)
+    with _beside_no_stream(settings, "backfill"):
+        results = recon.backfill_hours(spark, tables, landing_zone(settings.get(), config),
+                                       documentdb_writer(documentdb, config), hours)
     unrepaired = []
     for hour, result in zip(hours, results):
         figures = {k: v for k, v in result.as_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
@@ -64,14 +81,15 @@ def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConf
                          "(see the reconciles_with_raw / tickets_match_events results of these partitions)")
 
 
-@dg.op(description="Rewrite the DocumentDB documents of the run's hours from lake.cs.tickets, then re-check.")
+@dg.op(pool=POOL, description="Rewrite the DocumentDB documents of the run's hours from lake.cs.tickets, then re-check.")
 def reproject_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
-                            documentdb: DocumentDBResource) -> None:
+                            settings: SettingsResource, documentdb: DocumentDBResource) -> None:
     spark, tables = pyspark.spark_session, lake_tables(config)
     unrepaired = []
     for key in context.partition_keys:
         hour = recon.hour_of_partition_key(key)
-        written = recon.reproject_hours(spark, tables, documentdb_writer(documentdb, config), [hour])
+        with _beside_no_stream(settings, "reproject"):
+            written = recon.reproject_hours(spark, tables, documentdb_writer(documentdb, config), [hour])
         context.log_event(dg.AssetMaterialization(asset_key=DOCUMENTS, partition=key,
                                                   metadata={"reprojected_documents": written}))
         found = recon.reconcile_documents(spark, tables, documents_collection(documentdb, config), hour)
