@@ -277,13 +277,22 @@ def _once(df: DataFrame, expressions: list[Column]) -> DataFrame:
     return df.select("*", F.inline(F.array(F.struct(*expressions))))
 
 
+# "Exactly one JSON value" with Spark's reader, which ignores what follows the first value:
+# `[line,0]` must be an array of two. The reader stops at the first `]` that closes it, which may
+# be the line's own (`{...},0],[x`): then the count does not depend on what follows the line, so
+# `[line,0,0]` must also be an array of three.
+def _one_value() -> Column:
+    return ((F.expr("json_array_length(concat('[', raw_line, ',0]'))") == 2)
+            & (F.expr("json_array_length(concat('[', raw_line, ',0,0]'))") == 3))
+
+
 def _spark_annotate(lines: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     """The exact reference: Spark's own JSON reader, parsed once per kind. Slow (~1.4k lines/s),
     so it only sees the lines the Python path cannot decide (see :func:`_python_decision`)."""
     env = _Kinds("env")
     data = _Kinds("dat")
     parsed = _once(lines, [
-        F.expr("json_array_length(concat('[', raw_line, ',0]'))").alias("_json_len"),
+        _one_value().alias("_one_value"),
         F.expr("json_object_keys(raw_line)").isNotNull().alias("_is_object"),
         *(p.alias(f"env_{k}") for k, p in _parses(F.col("raw_line"), ENVELOPE_FIELDS).items()),
     ])
@@ -294,7 +303,7 @@ def _spark_annotate(lines: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     event_type = env.text("event_type")
     rules: list[tuple[Column, str]] = [
         (F.col("landing_hour").isNull(), "bad_path:landing_hour"),
-        (F.col("_json_len").isNull() | (F.col("_json_len") != 2), "invalid_json"),
+        (~F.coalesce(F.col("_one_value"), F.lit(False)), "invalid_json"),
         (~F.col("_is_object"), "not_an_object"),
     ]
     for field in ENVELOPE_FIELDS:
@@ -525,7 +534,9 @@ def _fast_verdict(p: str) -> tuple[Column, dict[str, Column]]:
         | (is_type["csat_submitted"] & data("csat_score").between(low, high))
     )
     certain = F.coalesce(
+        # `[line,0]` of two, and no `]` in the line: the `]` that closed it is then the check's own
         F.col("landing_hour").isNotNull() & (F.col("_json_len") == 2) & F.col("raw_line").startswith("{")
+        & ~F.col("raw_line").contains("]")
         & _plain(env("event_id")) & _plain(env("ticket_id")) & (env("seq") >= 1) & occurred_at.isNotNull()
         & F.col(f"{p}.data").isNotNull() & data_ok,
         F.lit(False),  # null (a null part) is not certain either: never drop a line
@@ -554,7 +565,7 @@ def prepare_lines(lines: DataFrame) -> DataFrame:
     the annotation is used more than once (the other lines are annotated on each use).
     """
     # Spark's reader ignores what follows the first value: "exactly one JSON value" is checked
-    # apart, as the reference does (`[line,0]` must be an array of two).
+    # apart (`[line,0]` must be an array of two; with no `]` in the line, see _one_value).
     parsed = _once(lines, [
         F.from_json(F.col("raw_line"), raw_event_schema(), {"mode": "PERMISSIVE"}).alias("_p"),
         F.expr("json_array_length(concat('[', raw_line, ',0]'))").alias("_json_len"),

@@ -33,7 +33,8 @@ EDGE = [
     event(event_id="e-1\n"), event(ticket_id="T-1 "), event(extra={"deep": [{"x": None}]}),
     # junk after the object, or a line that closes the `[line,0]` array of the one-value check early
     event() + "] [" + event(), event() + "]", event() + "," + event(), "[" + event(), event() + "] x",
-    event() + " ] ", "]" + event(),
+    event() + " ] ", "]" + event(), event() + ",0],[5", event() + ',0],["x"', event() + ",0]", event() + ",0] ",
+    event(extra=["a]", 1]), event(event_id="e]1"),
 ]
 LINES = [line for line, _ in CASES] + EDGE + [event()]
 

@@ -55,6 +55,7 @@ CASES = [
     ("{not json", "invalid_json"),
     ('{"event_id": "e-1"} trailing', "invalid_json"),
     (event() + event(), "invalid_json"),
+    (event() + ",0],[5", "invalid_json"),  # closes the `[line,0]` wrapper of the one-value check
     ("[1, 2]", "not_an_object"),
     ('"a string"', "not_an_object"),
     ("42", "not_an_object"),
