@@ -77,10 +77,10 @@ def generate(landing: Path, events: int, hours: int, seed: int):
     return sim, lines
 
 
-def first_files(sim, lines: int, objects=None) -> list:
-    """The first objects (key order) of `objects` (default: all) holding at least `lines` lines."""
+def first_files(sim, lines: int, last: bool = False) -> list:
+    """The first (or `last`) objects in key order holding at least `lines` lines."""
     chosen, total = [], 0
-    for obj in sorted(sim.planned if objects is None else objects, key=lambda o: o.key):
+    for obj in sorted(sim.planned, key=lambda o: o.key, reverse=last):
         if total >= lines:
             break
         chosen.append(obj)
@@ -174,7 +174,7 @@ def main() -> None:
     hours = args.hours or max(1, args.events // 40_000)
     print(f"generating {args.events:,} events over {hours} h into {work} ...", flush=True)
     sim, _ = generate(work / "all", args.events, hours, args.seed)
-    tail = set(o.key for o in first_files(sim, args.tail_lines, sorted(sim.planned, key=lambda o: o.key)[::-1]))
+    tail = {o.key for o in first_files(sim, args.tail_lines, last=True)}
     head = [o for o in sim.planned if o.key not in tail]
     copy_objects(work / "all", work / "landing", head)
     files, lines = len(head), sum(len(o.lines) for o in head)
