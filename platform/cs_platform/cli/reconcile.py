@@ -86,7 +86,7 @@ def backfill(hour, first, last, namespace, documentdb_database):
             results = backfill_hours(spark, LakeTables(namespace=namespace), LandingZone.from_settings(settings),
                                      writer, hours)
     except CheckpointBusy as exc:
-        raise click.ClickException(f"cannot backfill beside the streaming query: {exc}") from None
+        raise click.ClickException(f"cannot backfill now: {exc}") from None
     finally:
         writer.close()
     for when, result in zip(hours, results):

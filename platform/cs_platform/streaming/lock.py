@@ -15,7 +15,10 @@ from cs_platform.streaming.storage import local_path
 
 
 class CheckpointBusy(RuntimeError):
-    """Another streaming query holds the checkpoint."""
+    """Another streaming query, or a repair, holds the checkpoint."""
+
+
+REPAIR_MODES = ("backfill", "reproject")  # lock holders that are not a query (see query.writer_lock)
 
 
 def lock_path(settings, query_name: str) -> Path:
@@ -63,11 +66,7 @@ class CheckpointLock:
                     handle.seek(0)
                     current = handle.read().strip()
                     handle.close()
-                    raise CheckpointBusy(
-                        f"another streaming query is already running on checkpoint {self.checkpoint} "
-                        f"(lock {self.path} held by {current or 'an unknown process'}); wait for it to finish "
-                        f"or stop it, then retry"
-                    ) from None
+                    raise CheckpointBusy(self._refusal(current)) from None
                 time.sleep(1)
         handle.seek(0)
         handle.truncate()
@@ -75,6 +74,18 @@ class CheckpointLock:
         handle.flush()
         self._handle = handle
         return self
+
+    def _refusal(self, current: str) -> str:
+        held_by = f"lock {self.path} held by {current or 'an unknown process'}"
+        try:
+            mode = json.loads(current).get("mode") if current else None
+        except ValueError:
+            mode = None
+        if mode in REPAIR_MODES:
+            return (f"a {mode} is writing the tables of checkpoint {self.checkpoint} ({held_by}); "
+                    f"wait for it to finish, then retry")
+        return (f"another streaming query is already running on checkpoint {self.checkpoint} ({held_by}); "
+                f"wait for it to finish or stop it, then retry")
 
     def __exit__(self, *exc) -> None:
         if self._handle is not None:

@@ -155,7 +155,7 @@ def test_cli_backfill_is_refused_while_the_streaming_query_runs(spark, lake, mon
         holder = held.path.read_text()
     assert result.exit_code == 1
     assert result.output == (
-        f"Error: cannot backfill beside the streaming query: another streaming query is already running on "
+        f"Error: cannot backfill now: another streaming query is already running on "
         f"checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
         f"then retry\n")
     assert_unchanged(before, snapshot(spark, lake, mongo_client))

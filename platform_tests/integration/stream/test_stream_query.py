@@ -77,6 +77,19 @@ def test_second_query_on_the_same_checkpoint_is_refused(spark, stream_env):
     assert holder(path) is None
 
 
+def test_a_query_is_refused_while_a_repair_holds_the_checkpoint(spark, stream_env):
+    from cs_platform.streaming.query import writer_lock
+
+    settings = stream_env["settings"]
+    with writer_lock(settings, "backfill") as held:
+        with pytest.raises(CheckpointBusy) as refused:
+            start_stream(spark, settings, once=True, tables=stream_env["tables"], use_documentdb=False)
+        assert str(refused.value) == (
+            f"a backfill is writing the tables of checkpoint {checkpoint_location(settings)} (lock {held.path} "
+            f"held by {held.path.read_text()}); wait for it to finish, then retry"
+        )
+
+
 def test_continuous_query_processes_arrivals_until_stopped(spark, stream_env):
     import threading
     import time

@@ -46,7 +46,7 @@ def _beside_no_stream(settings: SettingsResource, mode: str):
         with writer_lock(settings.get(), mode):
             yield
     except CheckpointBusy as exc:
-        raise dg.Failure(f"cannot {mode} beside the streaming query: {exc}") from None
+        raise dg.Failure(f"cannot {mode} now: {exc}") from None
 
 
 def _evaluation(asset, check_name, found, config, hour, severity) -> dg.AssetCheckEvaluation:
