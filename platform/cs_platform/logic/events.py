@@ -281,9 +281,13 @@ def _once(df: DataFrame, expressions: list[Column]) -> DataFrame:
 # `[line,0]` must be an array of two. The reader stops at the first `]` that closes it, which may
 # be the line's own (`{...},0],[x`): then the count does not depend on what follows the line, so
 # `[line,0,0]` must also be an array of three.
+def _wrapped_length(zeros: int) -> Column:
+    """The length Spark's reader finds for the array `[line,0...]` (`zeros` trailing zeros)."""
+    return F.expr(f"json_array_length(concat('[', raw_line, '{',0' * zeros}]'))")
+
+
 def _one_value() -> Column:
-    return ((F.expr("json_array_length(concat('[', raw_line, ',0]'))") == 2)
-            & (F.expr("json_array_length(concat('[', raw_line, ',0,0]'))") == 3))
+    return (_wrapped_length(1) == 2) & (_wrapped_length(2) == 3)
 
 
 def _spark_annotate(lines: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
@@ -568,7 +572,7 @@ def prepare_lines(lines: DataFrame) -> DataFrame:
     # apart (`[line,0]` must be an array of two; with no `]` in the line, see _one_value).
     parsed = _once(lines, [
         F.from_json(F.col("raw_line"), raw_event_schema(), {"mode": "PERMISSIVE"}).alias("_p"),
-        F.expr("json_array_length(concat('[', raw_line, ',0]'))").alias("_json_len"),
+        _wrapped_length(1).alias("_json_len"),
     ])
     certain, values = _fast_verdict("_p")
     return parsed.select(
