@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from cs_platform.adapters.documentdb import DocumentDBWriter
-from cs_platform.adapters.lake_tables import EVENT_COLUMNS, QUARANTINE_COLUMNS, LakeTables
+from cs_platform.adapters.lake_tables import EVENT_COLUMNS, QUARANTINE_COLUMNS, Commit, LakeTables
 from cs_platform.adapters.spark import Persisted
 from cs_platform.logic.tickets import dedupe_batch, fold_tickets, oltp_projection
 from cs_platform.streaming.faults import crash_if
@@ -72,6 +72,18 @@ def _view(df: DataFrame, what: str) -> str:
     return name
 
 
+def _touched_events(spark, tables: LakeTables, valid: DataFrame, events_commit: Commit, valid_lines: int) -> DataFrame:
+    """Every committed event of the tickets the batch's valid lines touch, partitioned by ticket_id."""
+    events = spark.table(tables.events)
+    if events_commit.only_records:  # a first load: every committed event is one of this batch's
+        return events.repartition("ticket_id")
+    # Ticket ids of a small batch are broadcast (no shuffle of the committed events); a large
+    # batch's are hashed, not sorted (the planner sorted 1M committed events for this join).
+    touched = valid.select("ticket_id").distinct().hint(
+        "broadcast" if valid_lines <= _BROADCAST_BATCH_LINES else "shuffle_hash")
+    return events.join(touched, "ticket_id", "left_semi").repartition("ticket_id")
+
+
 def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: DocumentDBWriter | None,
                   batch_token: str) -> BatchResult:
     """Apply one batch of landing lines (columns raw_line, source_file, line_number, landing_hour).
@@ -111,31 +123,25 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
             quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
                 "ingested_at", F.current_timestamp()).select(*QUARANTINE_COLUMNS)
             views.append(_view(quarantine_src, "quarantine"))
-            snap, result.new_quarantined = tables.run_merge(
-                spark, tables.events_quarantine, tables.merge_quarantine_sql(views[-1]))
+            commit = tables.run_merge(spark, tables.events_quarantine, tables.merge_quarantine_sql(views[-1]))
+            result.snapshot_ids["events_quarantine"], result.new_quarantined = commit.snapshot_id, commit.added_records
         else:  # nothing to insert: no statement, no empty snapshot
-            snap, _ = tables.current_snapshot(spark, tables.events_quarantine)
-        result.snapshot_ids["events_quarantine"] = snap
+            result.snapshot_ids["events_quarantine"], _ = tables.current_snapshot(spark, tables.events_quarantine)
         step("quarantine_merge")
 
         events_src = dedupe_batch(valid).withColumn("ingested_at", F.current_timestamp()).select(*EVENT_COLUMNS)
         views.append(_view(events_src, "events"))
-        snap, result.new_events = tables.run_merge(spark, tables.events, tables.merge_events_sql(views[-1]))
-        result.snapshot_ids["events"] = snap
+        events_commit = tables.run_merge(spark, tables.events, tables.merge_events_sql(views[-1]))
+        result.snapshot_ids["events"], result.new_events = events_commit.snapshot_id, events_commit.added_records
         step("events_merge")
         crash_if("after_events_merge", batch_token)
 
-        # Ticket ids of a small batch are broadcast (no shuffle of the committed events); a large
-        # batch's are hashed, not sorted (the planner sorted 1M committed events for this join).
-        touched = valid.select("ticket_id").distinct().hint(
-            "broadcast" if result.valid <= _BROADCAST_BATCH_LINES else "shuffle_hash")
-        committed = spark.table(tables.events).join(touched, "ticket_id", "left_semi").repartition("ticket_id")
-        state = keep(fold_tickets(committed))
+        state = keep(fold_tickets(_touched_events(spark, tables, valid, events_commit, result.valid)))
         result.tickets_touched = state.count()
         step("refold")
         views.append(_view(state, "tickets"))
-        snap, result.tickets_changed = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(views[-1]))
-        result.snapshot_ids["tickets"] = snap
+        commit = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(views[-1]))
+        result.snapshot_ids["tickets"], result.tickets_changed = commit.snapshot_id, commit.added_records
         step("tickets_merge")
         crash_if("after_lake_commit", batch_token)
 
