@@ -54,6 +54,10 @@ _COMMON_PROPS = {
     # a large batch (a backfill, a catch-up) is written by several tasks, not one per day
     "write.spark.advisory-partition-size-bytes": str(16 << 20),
 }
+# Events and quarantine only receive inserts: each write task writes its rows straight into their
+# day's file (fanout) instead of the batch being shuffled by day first (1M events: MERGE 5.3 s ->
+# 3.9 s). A large batch leaves a file per task and day (1M events: 24, not 3); compaction merges them.
+_INSERT_ONLY_PROPS = {**_COMMON_PROPS, "write.distribution-mode": "none", "write.spark.fanout.enabled": "true"}
 _TICKETS_PROPS = {
     **_COMMON_PROPS,
     "write.merge.mode": "merge-on-read",
@@ -122,11 +126,11 @@ class LakeTables:
         spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {qualified(self.catalog, self.namespace)}")
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {self.events} ({EVENTS_DDL}) USING iceberg "
-            f"PARTITIONED BY (days(landing_hour)) TBLPROPERTIES ({_props(_COMMON_PROPS)})"
+            f"PARTITIONED BY (days(landing_hour)) TBLPROPERTIES ({_props(_INSERT_ONLY_PROPS)})"
         )
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {self.events_quarantine} ({QUARANTINE_DDL}) USING iceberg "
-            f"PARTITIONED BY (days(landing_hour)) TBLPROPERTIES ({_props(_COMMON_PROPS)})"
+            f"PARTITIONED BY (days(landing_hour)) TBLPROPERTIES ({_props(_INSERT_ONLY_PROPS)})"
         )
         spark.sql(
             f"CREATE TABLE IF NOT EXISTS {self.tickets} ({TICKETS_DDL}) USING iceberg "
