@@ -35,6 +35,8 @@ EDGE = [
     event() + "] [" + event(), event() + "]", event() + "," + event(), "[" + event(), event() + "] x",
     event() + " ] ", "]" + event(), event() + ",0],[5", event() + ',0],["x"', event() + ",0]", event() + ",0] ",
     event(extra=["a]", 1]), event(event_id="e]1"),
+    # ... or of the certain path's `[line]` parse: a second value, a trailing comma
+    event() + ",", event() + " ,", event() + ",null", event() + ",1", event() + ",{}", event() + "\t",
 ]
 LINES = [line for line, _ in CASES] + EDGE + [event()]
 
