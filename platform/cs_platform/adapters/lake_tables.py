@@ -70,12 +70,12 @@ _MERGE_RETRIES = 5
 
 @dataclass(frozen=True)
 class Commit:
-    """What one MERGE left: the table's current snapshot, the records it added, and whether they
-    are all the table holds (it was empty before: a first load)."""
+    """What one MERGE left: the table's current snapshot, the records it added, and whether the
+    table held none before (a first load: its records are all the MERGE's)."""
 
     snapshot_id: int | None
     added_records: int
-    only_records: bool
+    first_load: bool
 
 
 def _props(props: dict[str, str]) -> str:
@@ -194,6 +194,6 @@ class LakeTables:
                           on_conflict=lambda _attempt, _exc: spark.sql(f"REFRESH TABLE {table}"))
         after, summary = self.current_snapshot(spark, table)
         if after == before:
-            return Commit(after, added_records=0, only_records=False)
+            return Commit(after, added_records=0, first_load=False)
         added = int(summary.get("added-records", 0))
-        return Commit(after, added_records=added, only_records=added == int(summary.get("total-records", -1)))
+        return Commit(after, added_records=added, first_load=added == int(summary.get("total-records", -1)))

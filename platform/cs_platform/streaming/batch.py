@@ -81,7 +81,7 @@ def _view(df: DataFrame, what: str) -> str:
 def _touched_events(spark, tables: LakeTables, valid: DataFrame, events_commit: Commit, valid_lines: int) -> DataFrame:
     """Every committed event of the tickets the batch's valid lines touch, partitioned by ticket_id."""
     events = spark.table(tables.events)
-    if events_commit.only_records:  # a first load: every committed event is one of this batch's
+    if events_commit.first_load:  # every committed event is one of this batch's
         return events.repartition("ticket_id")
     # Ticket ids of a small batch are broadcast (no shuffle of the committed events); a large
     # batch's are hashed, not sorted (the planner sorted 1M committed events for this join).

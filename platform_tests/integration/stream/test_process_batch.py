@@ -127,3 +127,29 @@ def test_guard_never_regresses_a_newer_document(settings, stream_env, mongo_clie
     writer.write_rows([("T9", older)], guarded=False)
     assert mongo_client[stream_env["database"]]["tickets"].find_one({"_id": "T9"})["status"] == "open"
     writer.close()
+
+
+def test_merge_commit_tells_the_snapshot_the_added_records_and_a_first_load(spark, stream_env):
+    """What the batch relies on: a first load may refold from the whole events table."""
+    from pyspark.sql import functions as F
+
+    tables = stream_env["tables"]
+    tables.ensure(spark)
+    assert tables.current_snapshot(spark, tables.events_quarantine) == (None, {})
+
+    def merge(view: str, line_numbers: list[int]):
+        rows = [(f"bad {n}", FILE_A, n, HOUR, "invalid_json") for n in line_numbers]
+        spark.createDataFrame(rows, "raw_line string, source_file string, line_number long, landing_hour timestamp, "
+                              "reason string").withColumn("ingested_at", F.current_timestamp()).createOrReplaceTempView(view)
+        return tables.run_merge(spark, tables.events_quarantine, tables.merge_quarantine_sql(view))
+
+    def main_ref() -> int:
+        return spark.sql(f"SELECT snapshot_id FROM {tables.events_quarantine}.refs WHERE name = 'main'").first()[0]
+
+    first = merge("merge_first", [1, 2])
+    assert (first.snapshot_id, first.added_records, first.first_load) == (main_ref(), 2, True)
+    second = merge("merge_second", [2, 3])
+    assert (second.snapshot_id, second.added_records, second.first_load) == (main_ref(), 1, False)
+    again = merge("merge_again", [3])
+    assert (again.snapshot_id, again.added_records, again.first_load) == (main_ref(), 0, False)
+    assert tables.current_snapshot(spark, tables.events_quarantine)[1]["total-records"] == "3"
