@@ -21,6 +21,11 @@ class CheckpointBusy(RuntimeError):
 REPAIR_MODES = ("backfill", "reproject")  # lock holders that are not a query (see query.writer_lock)
 
 
+def holder_label(mode: str | None) -> str:
+    """The lock holder in words: a repair by its name, a query with its mode."""
+    return f"a {mode}" if mode in REPAIR_MODES else f"a query (mode {mode or 'unknown'})"
+
+
 def lock_path(settings, query_name: str) -> Path:
     checkpoint = f"{settings.checkpoint}/{query_name}"
     root = local_path(settings.checkpoint)
@@ -82,7 +87,7 @@ class CheckpointLock:
         except ValueError:
             mode = None
         if mode in REPAIR_MODES:
-            return (f"a {mode} is writing the tables of checkpoint {self.checkpoint} ({held_by}); "
+            return (f"{holder_label(mode)} is writing the tables of checkpoint {self.checkpoint} ({held_by}); "
                     f"wait for it to finish, then retry")
         return (f"another streaming query is already running on checkpoint {self.checkpoint} ({held_by}); "
                 f"wait for it to finish or stop it, then retry")

@@ -58,7 +58,11 @@ def test_sensor_requests_one_run_for_new_files_and_never_a_duplicate(located):
     with CheckpointLock(lock_path(located["settings"], "cs_events"), checkpoint_location(located["settings"]), "continuous"):
         busy = evaluate()
     assert busy.run_requests == []
-    assert busy.skip_reason.skip_message == "a query holds the checkpoint (mode continuous)"
+    assert busy.skip_reason.skip_message == "a query (mode continuous) holds the checkpoint"
+    with CheckpointLock(lock_path(located["settings"], "cs_events"), checkpoint_location(located["settings"]), "backfill"):
+        repairing = evaluate()
+    assert repairing.run_requests == []
+    assert repairing.skip_reason.skip_message == "a backfill holds the checkpoint"
 
 
 def test_sensor_reports_runless_hours_from_the_progress_log_of_a_real_query(spark, located):

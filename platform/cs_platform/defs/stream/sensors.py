@@ -15,6 +15,7 @@ from cs_platform.defs.resources import SettingsResource
 from cs_platform.defs.stream.assets import STREAMED
 from cs_platform.defs.stream.jobs import cs_stream_job
 from cs_platform.streaming.follow import FollowCursor, observe
+from cs_platform.streaming.lock import holder_label
 from cs_platform.streaming.metadata import parse_hour
 from cs_platform.streaming.query import DEFAULT_QUERY
 
@@ -33,7 +34,7 @@ def cs_stream_sensor(context: dg.SensorEvaluationContext, settings: SettingsReso
     skip = None
     if not requests and not events:
         if obs.running is not None:
-            skip = dg.SkipReason(f"a query holds the checkpoint (mode {obs.running.get('mode', 'unknown')})")
+            skip = dg.SkipReason(f"{holder_label(obs.running.get('mode'))} holds the checkpoint")
         elif obs.pending_files:
             skip = dg.SkipReason(f"{obs.pending_files} unprocessed landing file(s), already requested")
         else:
