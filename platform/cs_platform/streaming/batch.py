@@ -64,12 +64,15 @@ def _per_hour(annotated: DataFrame) -> dict[str, dict[str, int]]:
     rows = annotated.groupBy(F.col("landing_hour").cast("long").alias("epoch")).agg(
         F.count(F.lit(1)).alias("lines_read"), F.count(F.col("reason")).alias("quarantined")).collect()
     counts = {_hour_label(r["epoch"]): {"lines_read": int(r["lines_read"]), "valid": int(r["lines_read"] - r["quarantined"]),
-                                        "quarantined": int(r["quarantined"])} for r in rows}
+                                        "quarantined": int(r["quarantined"])}
+              for r in rows}
     return dict(sorted(counts.items()))
 
 
 def _hour_label(epoch: int | None) -> str:
-    return _NO_HOUR if epoch is None else dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:00:00Z")
+    if epoch is None:
+        return _NO_HOUR
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:00:00Z")
 
 
 def _view(df: DataFrame, what: str) -> str:
