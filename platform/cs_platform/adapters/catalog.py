@@ -80,3 +80,18 @@ def pyiceberg_catalog(settings: Settings):
     from pyiceberg.catalog.sql import SqlCatalog
 
     return SqlCatalog(CATALOG_NAME, uri=sqlalchemy_uri_with_password(settings), warehouse=settings.warehouse)
+
+
+def current_snapshot(spark, table: str) -> tuple[int | None, dict[str, str]]:
+    """(snapshot id, summary) of an Iceberg table's current snapshot, or (None, {}) when it has none.
+
+    Read through Iceberg's Java API on the session's catalog (one catalog lookup, ~30 ms); a query
+    of the `snapshots` and `history` metadata tables runs a Spark job (~200 ms), and a stream batch
+    reads it six times. `refresh` also brings the session's cached table up to the latest commit.
+    """
+    loaded = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
+    loaded.refresh()
+    snapshot = loaded.currentSnapshot()
+    if snapshot is None:
+        return None, {}
+    return snapshot.snapshotId(), dict(snapshot.summary())

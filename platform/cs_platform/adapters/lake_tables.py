@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cs_platform.adapters.catalog import current_snapshot
 from cs_platform.adapters.commit_retry import retry_on_conflict
 from cs_platform.adapters.identifiers import qualified, validate_identifier
 
@@ -172,27 +173,13 @@ class LakeTables:
 
     # ---- running them -----------------------------------------------------------------------
 
-    def current_snapshot(self, spark, table: str) -> tuple[int | None, dict[str, str]]:
-        """(snapshot id, summary) of the table's current snapshot, or (None, {}) when empty.
-
-        Read through Iceberg's Java API on the session's catalog (one catalog lookup, ~30 ms); a
-        query of the `snapshots` and `history` metadata tables ran a Spark job (~200 ms), and a
-        batch reads it six times. `refresh` also updates the session's cached table to the commit.
-        """
-        loaded = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
-        loaded.refresh()
-        snapshot = loaded.currentSnapshot()
-        if snapshot is None:
-            return None, {}
-        return snapshot.snapshotId(), dict(snapshot.summary())
-
     def run_merge(self, spark, table: str, statement: str) -> Commit:
         """Run a MERGE (retrying when a concurrent compaction invalidated it); return the table's
         current snapshot and what the MERGE added (nothing when it committed nothing)."""
-        before, _ = self.current_snapshot(spark, table)
+        before, _ = current_snapshot(spark, table)
         retry_on_conflict(lambda: spark.sql(statement), attempts=_MERGE_RETRIES,
                           on_conflict=lambda _attempt, _exc: spark.sql(f"REFRESH TABLE {table}"))
-        after, summary = self.current_snapshot(spark, table)
+        after, summary = current_snapshot(spark, table)
         if after == before:
             return Commit(after, added_records=0, first_load=False)
         added = int(summary.get("added-records", 0))

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from cs_platform.adapters.catalog import current_snapshot
 from cs_platform.adapters.identifiers import InvalidIdentifier, table_name, validate_identifier
 
 
@@ -191,10 +192,7 @@ def read(spark, ref: TableRef, at_snapshot: int | None = None, at_timestamp: str
 
 def current_snapshot_id(spark, ref: TableRef) -> int | None:
     refresh(spark, ref)
-    rows = spark.sql(
-        f"SELECT snapshot_id FROM {ref.sql}.history WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1"
-    ).collect()
-    return rows[0].snapshot_id if rows else None
+    return current_snapshot(spark, ref.sql)[0]
 
 
 def snapshot_current_at(spark, ref: TableRef, moment: str | datetime) -> int:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from cs_platform.adapters.catalog import current_snapshot
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import EVENT_COLUMNS, QUARANTINE_COLUMNS, Commit, LakeTables
 from cs_platform.adapters.spark import Persisted
@@ -135,7 +136,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
             commit = tables.run_merge(spark, tables.events_quarantine, tables.merge_quarantine_sql(views[-1]))
             result.snapshot_ids["events_quarantine"], result.new_quarantined = commit.snapshot_id, commit.added_records
         else:  # nothing to insert: no statement, no empty snapshot
-            result.snapshot_ids["events_quarantine"], _ = tables.current_snapshot(spark, tables.events_quarantine)
+            result.snapshot_ids["events_quarantine"], _ = current_snapshot(spark, tables.events_quarantine)
         step("quarantine_merge")
 
         events_src = dedupe_batch(valid).withColumn("ingested_at", F.current_timestamp()).select(*EVENT_COLUMNS)

@@ -133,9 +133,11 @@ def test_merge_commit_tells_the_snapshot_the_added_records_and_a_first_load(spar
     """What the batch relies on: a first load may refold from the whole events table."""
     from pyspark.sql import functions as F
 
+    from cs_platform.adapters.catalog import current_snapshot
+
     tables = stream_env["tables"]
     tables.ensure(spark)
-    assert tables.current_snapshot(spark, tables.events_quarantine) == (None, {})
+    assert current_snapshot(spark, tables.events_quarantine) == (None, {})
 
     def merge(view: str, line_numbers: list[int]):
         rows = [(f"bad {n}", FILE_A, n, HOUR, "invalid_json") for n in line_numbers]
@@ -152,4 +154,4 @@ def test_merge_commit_tells_the_snapshot_the_added_records_and_a_first_load(spar
     assert (second.snapshot_id, second.added_records, second.first_load) == (main_ref(), 1, False)
     again = merge("merge_again", [3])
     assert (again.snapshot_id, again.added_records, again.first_load) == (main_ref(), 0, False)
-    assert tables.current_snapshot(spark, tables.events_quarantine)[1]["total-records"] == "3"
+    assert current_snapshot(spark, tables.events_quarantine)[1]["total-records"] == "3"
