@@ -185,8 +185,7 @@ def main() -> None:
     print(f"  {files} files, {lines:,} lines for (a) and (b); {len(tail)} files held back for (b')")
 
     spark = build_spark_session(settings, app_name="bench-stream-throughput")
-    tables = LakeTables(namespace=namespace)
-    tables.ensure(spark)
+    tables = LakeTables(namespace=namespace)  # the measured round's; each round creates its own
     baseline_table = qualified("lake", namespace, "raw_append")
     mongo = None
     try:
