@@ -8,7 +8,6 @@ import json
 import os
 import time
 
-import pytest
 from click.testing import CliRunner
 
 from cs_platform.adapters.landing import LandingZone, read_raw_lines

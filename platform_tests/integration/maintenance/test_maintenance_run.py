@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from cs_platform.lakehouse.health import probe
-from cs_platform.lakehouse.maintenance import STEPS, Maintainer
+from cs_platform.lakehouse.maintenance import Maintainer
 from cs_platform.lakehouse.policy import policy_for
 from cs_platform.lakehouse.table_ops import TableRef
 from platform_tests.integration.maintenance.conftest import table_rows

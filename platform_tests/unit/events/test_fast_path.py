@@ -9,6 +9,7 @@ import json
 import pytest
 
 from cs_platform.logic import events
+from cs_platform.logic.events import python_reader, reference
 from platform_tests.unit.events.test_validate_lines import CASES, SOURCE, HOUR, event
 
 EDGE = [
@@ -41,7 +42,7 @@ EDGE = [
 LINES = [line for line, _ in CASES] + EDGE + [event()]
 
 
-ANNOTATORS = {"reference": events._spark_annotate, "python": events._annotate, "certain": events.annotate_lines}
+ANNOTATORS = {"reference": reference.annotate, "python": python_reader.annotate, "certain": events.annotate_lines}
 
 
 def lines_df(spark):
@@ -72,7 +73,7 @@ def test_typed_parse_decides_only_certainly_valid_lines(spark):
 
 
 def test_only_undecidable_lines_fall_back():
-    decide = events._python_decision
+    decide = python_reader.decide_line
     assert not decide(event().encode())[0]
     assert not decide(event(seq="3").encode())[0]  # a decided quarantine, not a fallback
     assert decide(event().replace('"e-1"', "NaN").encode())[0]

@@ -1,6 +1,5 @@
 """Settings: defaults under CSP_HOME, env overrides, fail-fast errors naming the variable, secrets hidden."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path

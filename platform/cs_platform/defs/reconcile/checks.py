@@ -9,7 +9,7 @@ the repair sensor backfills exactly that hour.
 import dagster as dg
 
 from cs_platform.defs.partitions import landing_hours
-from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, QUARANTINE, STREAMED, TICKETS, ReconcileConfig
+from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, QUARANTINE, TICKETS, ReconcileConfig
 from cs_platform.defs.reconcile.context import (
     check_metadata,
     documents_collection,

@@ -1,0 +1,45 @@
+"""Firehose objects -> one row per line, with its position and the arrival hour of its file."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from cs_platform.logic.events.contract import HOUR_PREFIX
+
+
+def landing_hour_of(path: Column) -> Column:
+    """Start of the arrival hour (UTC timestamp) from a Firehose key; null without the prefix
+    or for an impossible date."""
+    parts = [F.regexp_extract(path, HOUR_PREFIX, i).cast("int") for i in range(1, 5)]
+    start = F.make_timestamp(*parts, F.lit(0), F.lit(0), F.lit("UTC"))
+    return F.when(path.rlike(HOUR_PREFIX), start).cast("timestamp")
+
+
+def explode_lines(files: DataFrame, text_col: str = "value", path_col: str = "source_file") -> DataFrame:
+    """One row per file (whole text) -> one row per non-empty line.
+
+    Output: raw_line string (without its line ending), source_file string, line_number long
+    (1-based, counting every physical line including empty ones), landing_hour timestamp.
+    ``\\r\\n`` endings are handled; empty and whitespace-only lines are skipped.
+    """
+    # The hour is a property of the file: computed in a projection of its own, below the explode,
+    # or Spark computes it after the explode, five regexes per line (a third of the batch's parse).
+    per_file = files.select(
+        F.col(path_col).cast("string").alias("source_file"),
+        landing_hour_of(F.col(path_col)).alias("landing_hour"),
+        F.col(text_col).alias("_text"),
+    )
+    exploded = per_file.select("source_file", "landing_hour", F.posexplode(F.split("_text", "\n")).alias("pos", "line"))
+    blank = ~F.col("line").startswith("{") & F.col("line").rlike(r"^\s*$")  # the regex only off the common path
+    return (
+        exploded.where(~blank)
+        .select(
+            F.when(F.instr("line", "\r") > 0, F.regexp_replace("line", r"\r$", "")).otherwise(F.col("line"))
+            .alias("raw_line"),
+            "source_file",
+            (F.col("pos").cast("long") + F.lit(1)).alias("line_number"),
+            "landing_hour",
+        )
+    )
+
