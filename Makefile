@@ -46,12 +46,14 @@ dev: seed
 
 lint: setup
 	$(BIN)/lint-imports
+	$(BIN)/python -m pyflakes platform platform_tests bench
 
 validate: setup
 	$(BIN)/dagster definitions validate -m cs_platform.definitions
 
 test: setup
 	$(BIN)/lint-imports
+	$(BIN)/python -m pyflakes platform platform_tests bench
 	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 clean: services-down
