@@ -49,6 +49,7 @@ lint: setup
 	$(BIN)/python -m pyflakes platform platform_tests bench
 
 validate: setup
+	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster definitions validate -m cs_platform.definitions
 
 test: setup

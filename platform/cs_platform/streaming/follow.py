@@ -13,17 +13,30 @@ from cs_platform.streaming.metadata import hour_metadata
 from cs_platform.streaming.progress import progress_log_path, read_progress
 
 
+RETRY_BASE_SECONDS = 120    # a failed run's backlog is requested again after 2, 4, 8 ... minutes
+RETRY_MAX_SECONDS = 3600
+
+
 @dataclass
 class FollowCursor:
     progress_lines: int = 0        # progress-log lines already looked at
-    requested: str | None = None   # run key of the last availableNow request
+    requested: str | None = None   # run key of the last availableNow request for a new backlog
+    retries: int = 0               # requests of that backlog again after its run failed
 
     @classmethod
     def parse(cls, text: str | None) -> "FollowCursor":
         return cls(**json.loads(text)) if text else cls()
 
     def dump(self) -> str:
-        return json.dumps({"progress_lines": self.progress_lines, "requested": self.requested}, sort_keys=True)
+        return json.dumps({"progress_lines": self.progress_lines, "requested": self.requested,
+                           "retries": self.retries}, sort_keys=True)
+
+    @property
+    def last_run_key(self) -> str | None:
+        """The run key of the latest request (the backlog's, or its latest retry's)."""
+        if self.requested is None or self.retries == 0:
+            return self.requested
+        return f"{self.requested}:retry-{self.retries}"
 
 
 @dataclass
@@ -41,7 +54,7 @@ def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
     start = cursor.progress_lines if cursor.progress_lines <= len(entries) else 0  # a truncated log restarts
     committed = set(committed_batches(checkpoint, settings))
     fresh = [e for e in entries[start:] if not e.get("dagster_run_id") and e.get("batch_id") in committed]
-    obs = Observation(cursor=FollowCursor(progress_lines=len(entries), requested=cursor.requested),
+    obs = Observation(cursor=FollowCursor(progress_lines=len(entries), requested=cursor.requested, retries=cursor.retries),
                       runless=hour_metadata(fresh), running=holder(lock_path(settings, query_name)))
     if obs.running is not None:  # a query is at work (continuous, or a run/CLI availableNow): it will pick files up
         return obs
@@ -51,5 +64,27 @@ def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
         key = "cs_stream:" + hashlib.sha256("\n".join(pending).encode()).hexdigest()[:20]
         if key != cursor.requested:
             obs.run_key = key
-            obs.cursor.requested = key
+            obs.cursor.requested, obs.cursor.retries = key, 0
     return obs
+
+
+def retry_delay(retries: int) -> float:
+    """Seconds to wait after the failure of a backlog's run (`retries` requests of it so far)."""
+    return min(RETRY_BASE_SECONDS * 2 ** retries, RETRY_MAX_SECONDS)
+
+
+def retry_after_failure(obs: Observation, failed_at: float | None, now: float) -> float | None:
+    """The backlog's last run failed at `failed_at` (None: it did not fail, or is unknown): request
+    it again (sets `obs.run_key`) once the delay has passed; else return the seconds left to wait.
+
+    Without this, a backlog whose run failed (DocumentDB down, a bad deploy) would wait for the next
+    landing file to change its run key, which never comes in a quiet hour.
+    """
+    if failed_at is None or obs.run_key is not None or not obs.pending_files:
+        return None
+    left = failed_at + retry_delay(obs.cursor.retries) - now
+    if left > 0:
+        return left
+    obs.cursor.retries += 1
+    obs.run_key = obs.cursor.last_run_key
+    return None

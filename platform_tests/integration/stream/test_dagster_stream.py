@@ -8,6 +8,7 @@ import pytest
 from cs_platform.defs.resources import SettingsResource, shared_resources
 from cs_platform.defs.stream.assets import STREAMED
 from cs_platform.defs.stream.jobs import cs_stream_job
+from cs_platform.defs.stream import sensors
 from cs_platform.defs.stream.sensors import cs_stream_sensor
 from cs_platform.streaming.lock import CheckpointLock, lock_path
 from cs_platform.streaming.query import checkpoint_location, start_stream
@@ -25,9 +26,17 @@ def located(stream_env, monkeypatch):
     return stream_env
 
 
-def evaluate(cursor=None):
-    with dg.build_sensor_context(cursor=cursor, resources={"settings": SettingsResource()}) as context:
+def evaluate(cursor=None, instance=None):
+    with dg.build_sensor_context(cursor=cursor, instance=instance or dg.DagsterInstance.ephemeral(),
+                                 resources={"settings": SettingsResource()}) as context:
         return cs_stream_sensor(context)
+
+
+def failed_run(instance, run_key: str) -> float:
+    """A cs_stream run requested with `run_key` that failed; returns when it failed."""
+    run = instance.create_run_for_job(cs_stream_job, tags={"dagster/run_key": run_key})
+    instance.report_run_failed(run)
+    return instance.get_run_record_by_id(run.run_id).end_time
 
 
 def two_hours(landing):
@@ -63,6 +72,35 @@ def test_sensor_requests_one_run_for_new_files_and_never_a_duplicate(located):
         repairing = evaluate()
     assert repairing.run_requests == []
     assert repairing.skip_reason.skip_message == "a backfill holds the checkpoint"
+
+
+def test_sensor_requests_the_backlog_of_a_failed_run_again_after_a_growing_delay(located, monkeypatch):
+    instance, clock = dg.DagsterInstance.ephemeral(), [0.0]
+    monkeypatch.setattr(sensors, "_now", lambda: clock[0])
+    two_hours(located["landing"])
+    first = evaluate(instance=instance)
+    key = first.run_requests[0].run_key
+
+    clock[0] = failed_run(instance, key) + 60
+    waiting = evaluate(first.cursor, instance)
+    assert waiting.run_requests == []
+    assert waiting.skip_reason.skip_message == "2 unprocessed landing file(s): their run failed, requested again in 60 s"
+    clock[0] += 60
+    retried = evaluate(waiting.cursor, instance)
+    assert [(r.run_key, r.tags["cs/pending_files"]) for r in retried.run_requests] == [(f"{key}:retry-1", "2")]
+    assert evaluate(retried.cursor, instance).skip_reason.skip_message == "2 unprocessed landing file(s), already requested"
+
+    clock[0] = failed_run(instance, f"{key}:retry-1") + 239  # the second wait is twice as long
+    assert evaluate(retried.cursor, instance).skip_reason.skip_message.endswith("requested again in 1 s")
+    clock[0] += 1
+    again = evaluate(retried.cursor, instance)
+    assert [r.run_key for r in again.run_requests] == [f"{key}:retry-2"]
+
+    write_landing_file(located["landing"], utc(2026, 11, 26, 11), [
+        event_line("e3", "status_changed", "T1", 3, T.replace(minute=5), status="solved")])
+    backlog = evaluate(again.cursor, instance)  # a new backlog: a new digest, its own retries
+    assert [r.tags["cs/pending_files"] for r in backlog.run_requests] == ["3"]
+    assert ":retry-" not in backlog.run_requests[0].run_key and backlog.run_requests[0].run_key != key
 
 
 def test_sensor_reports_runless_hours_from_the_progress_log_of_a_real_query(spark, located):
