@@ -59,14 +59,18 @@ _NO_HOUR = "none"
 _BROADCAST_BATCH_LINES = 100_000  # at most this many ticket ids (~40 bytes each) are broadcast
 
 
-def _per_hour(annotated: DataFrame) -> dict[str, dict[str, int]]:
+def _count_by_hour(lines: DataFrame) -> dict[int | None, int]:
+    """Lines per landing hour (epoch seconds; None: outside the hour layout)."""
+    # grouped by epoch seconds and formatted on the driver: a date_format per line cost more than the count
+    rows = lines.groupBy(F.col("landing_hour").cast("long").alias("epoch")).agg(F.count(F.lit(1)).alias("n")).collect()
+    return {r["epoch"]: int(r["n"]) for r in rows}
+
+
+def _per_hour(read: dict[int | None, int], quarantined: dict[int | None, int]) -> dict[str, dict[str, int]]:
     """Line counts per landing hour (ISO, UTC); lines outside the hour layout count under "none"."""
-    # grouped by epoch seconds and formatted here: a date_format per line cost more than the count
-    rows = annotated.groupBy(F.col("landing_hour").cast("long").alias("epoch")).agg(
-        F.count(F.lit(1)).alias("lines_read"), F.count(F.col("reason")).alias("quarantined")).collect()
-    counts = {_hour_label(r["epoch"]): {"lines_read": int(r["lines_read"]), "valid": int(r["lines_read"] - r["quarantined"]),
-                                        "quarantined": int(r["quarantined"])}
-              for r in rows}
+    counts = {_hour_label(epoch): {"lines_read": n, "valid": n - quarantined.get(epoch, 0),
+                                   "quarantined": quarantined.get(epoch, 0)}
+              for epoch, n in read.items()}
     return dict(sorted(counts.items()))
 
 
@@ -116,17 +120,21 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
 
     try:
         # Each line is parsed once and cached with its verdict: the ordinary valid lines by Spark's
-        # typed parse, the others (a few) by the exact paths on each use of `annotated`.
-        annotated = annotate_prepared(keep(prepare_lines(lines_df.select(*LINE_COLUMNS))), keep_others=keep)
-        result.per_hour = _per_hour(annotated)
+        # typed parse, the others (a few) by the exact paths. Counting the lines computes the cache
+        # with the input's parallelism, before the others are annotated (one task per core).
+        prepared = keep(prepare_lines(lines_df.select(*LINE_COLUMNS)))
+        read = _count_by_hour(prepared)
+        if not read:
+            step("validate")
+            return result
+        annotated = annotate_prepared(prepared, keep_others=keep)
+        result.per_hour = _per_hour(read, _count_by_hour(annotated.where(F.col("reason").isNotNull())))
         for counts in result.per_hour.values():
             result.lines_read += counts["lines_read"]
             result.valid += counts["valid"]
             result.quarantined += counts["quarantined"]
         result.landing_hours = sorted(h for h in result.per_hour if h != _NO_HOUR)
         step("validate")
-        if result.lines_read == 0:
-            return result
         valid, quarantined = split_annotated(annotated)
 
         if result.quarantined:

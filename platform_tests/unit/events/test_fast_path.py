@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pyspark.sql import functions as F
 
+from cs_platform.adapters.spark import Persisted
 from cs_platform.logic import events
 from cs_platform.logic.events import python_reader, reference
 from platform_tests.unit.events.test_validate_lines import CASES, SOURCE, HOUR, event
@@ -38,6 +40,10 @@ EDGE = [
     event(extra=["a]", 1]), event(event_id="e]1"),
     # ... or of the certain path's `[line]` parse: a second value, a trailing comma
     event() + ",", event() + " ,", event() + ",null", event() + ",1", event() + ",{}", event() + "\t",
+    # truncated records, which Python decides itself (invalid_json), and near misses it leaves to the reference
+    event()[:1], event()[:15], event()[:40], event()[:-1], event()[:-1] + "  ", event()[:-2] + ",",
+    '{"event_id": "e-1\\', '{"event_id": "e-1", "seq": 1.', '{"event_id": tr', " " + event()[:-1], "[" + event()[:-1],
+    "{'event_id': 'e-1'", '{"data": {"x": NaN', '{"data": {"x": 1, "x": 2}, "seq": 1',
 ]
 LINES = [line for line, _ in CASES] + EDGE + [event()]
 
@@ -62,6 +68,23 @@ def test_fast_path_matches_the_spark_reference(spark, how):
     assert annotated(spark, how) == annotated(spark, "reference")
 
 
+def test_python_path_without_the_reference_matches_it_when_no_line_falls_back(spark):
+    """With a cache, the reference leaves the plan when Python decided every line."""
+    decided = [n for n, line in enumerate(LINES, start=1) if not python_reader.decide_line(line.encode())[0]]
+    assert len(decided) > len(LINES) // 2
+    keep = Persisted()
+    try:
+        lines = lines_df(spark).where(F.col("line_number").isin(decided))
+        kept = python_reader.annotate(lines, keep=keep)
+        assert "from_json" not in kept._jdf.queryExecution().analyzed().toString()
+        got = {r.line_number: (r.reason, tuple(r) if r.reason is None else ())
+               for r in kept.select("line_number", *events.ANNOTATED_COLUMNS).collect()}
+    finally:
+        keep.release()
+    reference = annotated(spark, "reference")
+    assert got == {n: reference[n] for n in decided}
+
+
 def test_typed_parse_decides_only_certainly_valid_lines(spark):
     prepared = events.prepare_lines(lines_df(spark)).select("line_number", "_certain").collect()
     certain = {r.line_number for r in prepared if r._certain}
@@ -79,3 +102,8 @@ def test_only_undecidable_lines_fall_back():
     assert decide(event().replace('"e-1"', "NaN").encode())[0]
     assert decide(json.dumps({"a": 1}).replace("}", ', "a": 2}').encode())[0]
     assert decide(b"\xff{}")[0]
+    # a truncated record is invalid for Python and Jackson alike; a near miss is Jackson's to judge
+    assert decide(event()[:40].encode())[:3] == (False, "invalid_json", None)
+    assert decide(b'{"event_id": "e-1')[:2] == (False, "invalid_json")
+    assert decide(b'{"event_id": "e-1", "seq": 1.')[0]
+    assert decide(b'  {"event_id": "e-1"')[0]

@@ -56,18 +56,25 @@ __all__ = [
 ]
 
 
-def annotate_prepared(prepared: DataFrame, keep_others=lambda df: df) -> DataFrame:
+def annotate_prepared(prepared: DataFrame, keep_others=None) -> DataFrame:
     """:func:`annotate_lines` of a :func:`prepare_lines` result: certain lines as they are, the
     others through the Python path (and the Spark reference where Python could read differently).
-    ``keep_others`` may cache the annotation of the others (few lines, costly per line)."""
+
+    ``keep_others`` (a cache, e.g. :class:`~cs_platform.adapters.spark.Persisted`) keeps the
+    annotation of the others (few lines, costly per line) and leaves the reference out of the plan
+    when no line needs it; it then runs a Spark job at once (materialize ``prepared`` first, or
+    that job computes it with one task per core).
+    """
     certain = prepared.where(F.col("_certain")).select(
         *LINE_COLUMNS, F.lit(None).cast("string").alias("reason"), *ANNOTATED_COLUMNS[1:])
     # One task per core: every task of the Python path pays a worker round trip, which outweighed
     # the work itself (5k other lines of 1M in 14 tasks on 2 cores: 1.7 s; in 2 tasks: 0.5 s).
     cores = prepared.sparkSession.sparkContext.defaultParallelism
-    others = python_reader.annotate(prepared.where(~F.col("_certain")).select(*LINE_COLUMNS).coalesce(cores))
+    others_lines = prepared.where(~F.col("_certain")).select(*LINE_COLUMNS).coalesce(cores)
+    others = python_reader.annotate(others_lines, keep=keep_others)
     others = others.withColumn("raw_line", F.when(F.col("reason").isNotNull(), F.col("raw_line")))
-    return certain.unionByName(keep_others(others.select(*LINE_COLUMNS, *ANNOTATED_COLUMNS)))
+    others = others.select(*LINE_COLUMNS, *ANNOTATED_COLUMNS)
+    return certain.unionByName(keep_others(others) if keep_others is not None else others)
 
 
 def annotate_lines(lines: DataFrame) -> DataFrame:

@@ -121,6 +121,14 @@ def _applicable_values(event_type: str, data: dict) -> tuple:
     return tuple(out[f] for f in DATA_FIELDS)
 
 
+def _cut_short(text: str, error: json.JSONDecodeError) -> bool:
+    """An object that the line ends inside of (a truncated record): Python read every character
+    before the end as JSON, so Jackson reads them alike, and nothing the reference's `[line,0]`
+    appends can close the object: invalid for both. Other JSON errors go to the reference."""
+    ran_out = error.pos == len(text) or error.msg == "Unterminated string starting at"
+    return ran_out and text.startswith("{")
+
+
 def decide_line(raw: bytes) -> tuple:
     """One line -> a row of ``_PY_SCHEMA``: reasons before (``pre``) and after (``post``) the
     timestamp rule, which Spark applies itself, plus the valid columns; or ``fallback``."""
@@ -128,7 +136,12 @@ def decide_line(raw: bytes) -> tuple:
         text = raw.decode("utf-8")
         if _RISKY.search(text) or text.count("{") + text.count("[") > _MAX_BRACKETS:
             return _FALLBACK
-        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        try:
+            obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        except json.JSONDecodeError as error:
+            if _cut_short(text, error):
+                return (False, "invalid_json") + (None,) * (len(_PY_FIELDS) - 2)
+            raise
         if not isinstance(obj, dict):
             return (False, "not_an_object") + (None,) * (len(_PY_FIELDS) - 2)
         pre = _envelope_reason(obj)
@@ -165,14 +178,24 @@ def _python_columns(py: str) -> dict[str, Column]:
     return {"reason": reason, "occurred_at": occurred_at, **columns}
 
 
-def annotate(lines: DataFrame) -> DataFrame:
+def annotate(lines: DataFrame, keep=None) -> DataFrame:
     """One pass: the Python decision per line, then the Spark reference only where the Python
-    path fell back (the reference's parses see null for all other lines, which is cheap)."""
+    path fell back (the reference's parses see null for all other lines).
+
+    With ``keep`` (a cache), the decisions are kept and the reference joins the plan only when a
+    line fell back: even on null lines its projection cost ~0.7 s per batch (1M lines: validation
+    8.3 -> 7.3 s; a 10k-line micro-batch 1.5 -> 0.8 s), and after the Python reader most batches
+    have no such line.
+    """
     decide = F.pandas_udf(_decide_batch, _PY_SCHEMA)
     tagged = lines.select(*LINE_COLUMNS, decide(F.col("raw_line").cast("binary")).alias("_py"))
+    python = _python_columns("_py")
+    if keep is not None:
+        tagged = keep(tagged)
+        if tagged.where(F.col("_py.fallback")).isEmpty():
+            return tagged.select(*LINE_COLUMNS, *(python[c].alias(c) for c in ANNOTATED_COLUMNS))
     fallback = F.col("_py.fallback")
     masked = tagged.withColumnRenamed("raw_line", "_raw").withColumn("raw_line", F.when(fallback, F.col("_raw")))
     decided = reference.annotate(masked, keep=("_raw", "_py"))
-    python = _python_columns("_py")
     columns = [F.when(fallback, F.col(c)).otherwise(python[c]).alias(c) for c in ANNOTATED_COLUMNS]
     return decided.select(F.col("_raw").alias("raw_line"), *LINE_COLUMNS[1:], *columns)
