@@ -2,8 +2,9 @@
 
 For the lines the typed parse cannot vouch for (malformed ones, and valid ones whose field kinds
 its text cannot tell). Python applies the rules itself, except where its reading could differ
-from Spark's Jackson (invalid JSON, NaN/Infinity, duplicated keys, escaped surrogates, very long
-numbers, deep nesting, non-UTF-8): those lines fall back to the reference in the same projection.
+from Spark's Jackson (invalid JSON other than a truncated record, NaN/Infinity, duplicated keys,
+escaped surrogates, very long numbers, deep nesting, non-UTF-8): those lines fall back to the
+reference in the same projection.
 """
 
 from __future__ import annotations
