@@ -18,8 +18,6 @@ from cs_platform.logic.events.contract import (
 )
 from cs_platform.logic.events.projection import once
 
-# ---- the kind of each field ---------------------------------------------------------------
-
 
 def _schema(fields, kind: T.DataType, int_kind: T.DataType | None = None) -> T.StructType:
     return T.StructType([
