@@ -78,11 +78,14 @@ def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rule
     lines = raw_lines_of_hour(spark, landing, hour)
     keep = Persisted()
     try:
-        # Parse once (the typed parse is read by both halves of the annotation), keep the valid
-        # keys, derive the quarantined positions from the unparsed lines.
-        valid, _ = split_annotated(annotate_prepared(keep(prepare_lines(lines))))
+        # Parse once: the typed parse is cached (counting it computes the cache with the input's
+        # parallelism), and so is the annotation of the few other lines, which holds every
+        # quarantined position: no second read of the raw files to find them.
+        prepared = keep(prepare_lines(lines))
+        prepared.count()
+        valid, quarantined = split_annotated(annotate_prepared(prepared, keep_others=keep))
         valid_keys = keep(valid.select("event_id", "source_file", "line_number"))
-        quarantined = rules.quarantined_positions(lines, valid_keys)
+        quarantined = quarantined.select("source_file", "line_number")
         lake_events = spark.table(tables.events).select(*rules.EVENT_KEY_COLUMNS)
         lake_quarantine = (spark.table(tables.events_quarantine).select(*rules.QUARANTINE_KEY_COLUMNS)
                            .where(F.col("landing_hour") == F.lit(hour).cast("timestamp")))

@@ -90,16 +90,6 @@ def raw_discrepancy_keys(
     return missing_events.unionByName(missing_quarantine).unionByName(unexpected_events).unionByName(unexpected_quarantine)
 
 
-def quarantined_positions(lines: DataFrame, valid: DataFrame) -> DataFrame:
-    """``source_file``, ``line_number`` of the lines that are not valid, i.e. the quarantined ones.
-
-    Every non-empty line is either valid or quarantined, so this equals the quarantined side of
-    the validation without parsing the lines a second time (validation is the costly part).
-    """
-    positions = ["source_file", "line_number"]
-    return lines.select(*positions).join(valid.select(*positions), positions, "left_anti")
-
-
 def summarize(keys: DataFrame, kinds: Iterable[str]) -> Discrepancies:
     """Collapse ``(kind, key)`` rows into counts and the first SAMPLE_SIZE keys (sorted) per kind.
 

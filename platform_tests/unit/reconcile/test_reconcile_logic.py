@@ -9,7 +9,6 @@ from cs_platform.logic.reconcile import (
     compare_documents,
     compare_tickets,
     quarantine_rate,
-    quarantined_positions,
     reconcile_hour,
     touched_ticket_ids,
 )
@@ -107,10 +106,3 @@ def test_document_comparison_tolerates_bson_millisecond_dates_and_names_fields()
 def test_quarantine_rate():
     assert quarantine_rate(0, 0) == 0.0
     assert quarantine_rate(1, 3) == 0.25
-
-
-def test_quarantined_positions_are_the_lines_that_are_not_valid(spark):
-    lines = spark.createDataFrame([("f1", 1), ("f1", 2), ("f2", 1)], "source_file string, line_number long")
-    valid = spark.createDataFrame([("e1", "f1", 1)], "event_id string, source_file string, line_number long")
-    got = sorted(tuple(r) for r in quarantined_positions(lines, valid).collect())
-    assert got == [("f1", 2), ("f2", 1)]
