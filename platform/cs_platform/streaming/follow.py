@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cs_platform.streaming.checkpoint import committed_batches, unprocessed_files
 from cs_platform.streaming.lock import holder, lock_path
@@ -54,7 +54,7 @@ def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
     start = cursor.progress_lines if cursor.progress_lines <= len(entries) else 0  # a truncated log restarts
     committed = set(committed_batches(checkpoint, settings))
     fresh = [e for e in entries[start:] if not e.get("dagster_run_id") and e.get("batch_id") in committed]
-    obs = Observation(cursor=FollowCursor(progress_lines=len(entries), requested=cursor.requested, retries=cursor.retries),
+    obs = Observation(cursor=replace(cursor, progress_lines=len(entries)),
                       runless=hour_metadata(fresh), running=holder(lock_path(settings, query_name)))
     if obs.running is not None:  # a query is at work (continuous, or a run/CLI availableNow): it will pick files up
         return obs

@@ -190,12 +190,11 @@ def annotate(lines: DataFrame, keep=None) -> DataFrame:
     """
     decide = F.pandas_udf(_decide_batch, _PY_SCHEMA)
     tagged = lines.select(*LINE_COLUMNS, decide(F.col("raw_line").cast("binary")).alias("_py"))
-    python = _python_columns("_py")
+    python, fallback = _python_columns("_py"), F.col("_py.fallback")
     if keep is not None:
         tagged = keep(tagged)
-        if tagged.where(F.col("_py.fallback")).isEmpty():
+        if tagged.where(fallback).isEmpty():
             return tagged.select(*LINE_COLUMNS, *(python[c].alias(c) for c in ANNOTATED_COLUMNS))
-    fallback = F.col("_py.fallback")
     masked = tagged.withColumnRenamed("raw_line", "_raw").withColumn("raw_line", F.when(fallback, F.col("_raw")))
     decided = reference.annotate(masked, keep=("_raw", "_py"))
     columns = [F.when(fallback, F.col(c)).otherwise(python[c]).alias(c) for c in ANNOTATED_COLUMNS]
