@@ -29,6 +29,9 @@ class SettingsError(ValueError):
 
 
 _URI_SCHEMES = {"file", "s3", "s3a"}
+EMR_SERVERLESS = "emr-serverless"
+COMPUTES = ("local", EMR_SERVERLESS)
+SECRET_VARIABLES = frozenset({"CSP_CATALOG_PASSWORD", "CSP_DOCUMENTDB_PASSWORD", "CSP_ALERT_WEBHOOK_URL"})
 
 
 def _env_name(field: str) -> str:
@@ -64,6 +67,15 @@ class Settings(BaseSettings):
     spark_ui: bool = False
     spark_packages: str | None = None
 
+    # Where Dagster's Spark jobs run: in the Dagster process (`local`), or on EMR Serverless through
+    # dagster-aws Pipes (`emr-serverless`: the packaged entry points under CSP_EMR_CODE_URI).
+    compute: str = "local"
+    emr_application_id: str | None = None
+    emr_execution_role_arn: str | None = None
+    emr_code_uri: str | None = None
+    emr_log_group: str = "/aws/emr-serverless"
+    emr_spark_submit_parameters: str = ""
+
     stream_trigger_seconds: int = Field(default=10, ge=1, le=3600)
     stream_max_files_per_trigger: int = Field(default=1000, ge=1)
     quarantine_rate_threshold: float = Field(default=0.05, ge=0.0, le=1.0)
@@ -85,6 +97,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be 'jdbc' or 'glue', got {value!r}")
         return value
 
+    @field_validator("compute")
+    @classmethod
+    def _compute(cls, value: str) -> str:
+        if value not in COMPUTES:
+            raise ValueError(f"must be one of {', '.join(COMPUTES)}, got {value!r}")
+        return value
+
+    @field_validator("emr_code_uri")
+    @classmethod
+    def _code_uri(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme != "s3":
+            raise ValueError(f"must be an s3:// URI (EMR Serverless reads the entry points from S3), got {value!r}")
+        return value.rstrip("/") if value else value
+
     @field_validator("catalog_uri")
     @classmethod
     def _catalog_uri(cls, value: str | None) -> str | None:
@@ -102,6 +128,14 @@ class Settings(BaseSettings):
         if value is not None and urlsplit(value).password:
             raise ValueError("must not contain a password: set CSP_DOCUMENTDB_PASSWORD instead")
         return value
+
+    @model_validator(mode="after")
+    def _emr_requirements(self) -> "Settings":
+        if self.compute == EMR_SERVERLESS:
+            for field in ("emr_application_id", "emr_execution_role_arn", "emr_code_uri"):
+                if getattr(self, field) is None:
+                    raise ValueError(f"{_env_name(field)} is required with CSP_COMPUTE={EMR_SERVERLESS}")
+        return self
 
     @model_validator(mode="after")
     def _prod_requirements(self) -> "Settings":
@@ -227,5 +261,4 @@ def load_settings(**overrides: Any) -> Settings:
 
 def env_snapshot() -> dict[str, str]:
     """The CSP_* variables of this process, secrets masked (for diagnostics)."""
-    secret_names = {"CSP_CATALOG_PASSWORD", "CSP_DOCUMENTDB_PASSWORD", "CSP_ALERT_WEBHOOK_URL"}
-    return {k: ("***" if k in secret_names else v) for k, v in os.environ.items() if k.startswith("CSP_")}
+    return {k: ("***" if k in SECRET_VARIABLES else v) for k, v in os.environ.items() if k.startswith("CSP_")}

@@ -38,6 +38,9 @@ def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = 
     conf.update(resolve_jars(settings).spark_conf())
     conf.update(spark_catalog_conf(settings))
     conf.update(_s3_conf(settings))
+    if launched_by_spark_submit():  # EMR: the cluster's master, memory and jars stand; the rest applies
+        for key in SUBMIT_TIME_KEYS:
+            conf.pop(key, None)
     if hive:
         hive_dir = settings.home_dir / "hive"
         conf.update({
@@ -53,6 +56,15 @@ def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = 
             "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dderby.system.home={hive_dir}",
         })
     return conf
+
+
+# Fixed when the driver JVM starts: spark-submit (EMR) decides them, a session builder cannot.
+SUBMIT_TIME_KEYS = ("spark.master", "spark.driver.memory", "spark.jars", "spark.jars.packages")
+
+
+def launched_by_spark_submit() -> bool:
+    """True in a driver started by spark-submit (PySpark then joins its JVM instead of starting one)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
 def _s3_conf(settings: Settings) -> dict[str, str]:

@@ -75,6 +75,36 @@ class DocumentDBResource(dg.ConfigurableResource):
         return self._client
 
 
+class EmrServerlessResource(dg.ConfigurableResource):
+    """Runs a packaged entry point on EMR Serverless through dagster-aws Pipes (CSP_COMPUTE=emr-serverless).
+
+    The job's messages come back through its CloudWatch logs. `endpoint_url` points both AWS
+    clients at an AWS-compatible endpoint (tests); unset on AWS.
+    """
+
+    endpoint_url: str | None = None
+    poll_interval_s: float = 10.0
+
+    def emr_client(self):
+        import boto3
+
+        return boto3.client("emr-serverless", endpoint_url=self.endpoint_url)
+
+    def run(self, context, settings: Settings, entry_point: str, arguments: list[str]) -> list[Any]:
+        """Run the entry point to completion (an EMR failure raises); return its custom messages."""
+        import boto3
+        from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesEMRServerlessClient
+
+        from cs_platform.remote.emr_serverless import job_run_params
+
+        pipes = PipesEMRServerlessClient(
+            client=self.emr_client(), poll_interval=self.poll_interval_s,
+            message_reader=PipesCloudWatchMessageReader(client=boto3.client("logs", endpoint_url=self.endpoint_url)))
+        params = job_run_params(settings, entry_point, arguments, name=f"{context.job_name}-{context.run_id[:8]}",
+                                environ=os.environ)
+        return list(pipes.run(context=context, start_job_run_params=params).get_custom_messages())
+
+
 def _secret(name: str):
     """An EnvVar when the variable is set (prod), else None: secrets never live in code or config."""
     return dg.EnvVar(name) if os.environ.get(name) else None
@@ -87,4 +117,5 @@ def shared_resources() -> dict[str, Any]:
         "pyspark_hive": LakeSparkResource(hive=True),
         "iceberg": IcebergCatalogResource(catalog_password=_secret("CSP_CATALOG_PASSWORD")),
         "documentdb": DocumentDBResource(password=_secret("CSP_DOCUMENTDB_PASSWORD")),
+        "emr_serverless": EmrServerlessResource(),
     }

@@ -43,6 +43,11 @@ class StreamRun:
     def landing_hours(self) -> list[str]:
         return sorted({h for b in self.batches for h in b.landing_hours})
 
+    def entries(self) -> list[dict]:
+        """Each batch's result with its batch id, as the progress log holds them (JSON-able: what
+        a remote run sends back to Dagster)."""
+        return [{"batch_id": int(b.batch_token.rsplit(":", 1)[-1]), **b.as_dict()} for b in self.batches]
+
 
 def checkpoint_location(settings, query_name: str = DEFAULT_QUERY) -> str:
     return f"{settings.checkpoint}/{query_name}"

@@ -126,7 +126,7 @@ def test_cs_stream_job_materializes_touched_hours(located):
     instance = dg.DagsterInstance.ephemeral()
     config = {"namespace": located["tables"].namespace, "documentdb_database": located["database"],
               "landing_uri": located["settings"].landing, "checkpoint_uri": located["settings"].checkpoint}
-    resources = {k: v for k, v in shared_resources().items() if k in ("settings", "pyspark", "documentdb")}
+    resources = {k: v for k, v in shared_resources().items() if k in ("settings", "pyspark", "documentdb", "emr_serverless")}
     result = cs_stream_job.execute_in_process(
         run_config={"ops": {"stream_available_now": {"config": config}}}, instance=instance, resources=resources)
     assert result.success

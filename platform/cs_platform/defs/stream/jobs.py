@@ -5,6 +5,8 @@ An op job rather than a partitioned multi_asset: the hours a run touches are kno
 ran (files arrive in any hour), and a partitioned asset run must name its partitions up front.
 At most one runs at a time: the op is in pool `cs_stream` (limit 1), runs carry the `cs/stream`
 tag (queue limit 1 in deploy/dagster.yaml), and the query takes the checkpoint lock.
+With CSP_COMPUTE=emr-serverless the query runs on EMR Serverless (`cs_platform.remote.stream_job`)
+and its batches come back through Pipes; the materializations are the same.
 """
 
 import dagster as dg
@@ -12,8 +14,10 @@ import dagster as dg
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import LakeTables
 from cs_platform.defs.partitions import partition_key_of
-from cs_platform.defs.resources import DocumentDBResource, LakeSparkResource, SettingsResource
+from cs_platform.defs.resources import DocumentDBResource, EmrServerlessResource, LakeSparkResource, SettingsResource
 from cs_platform.defs.stream.assets import STREAMED
+from cs_platform.remote.stream_job import BATCHES
+from cs_platform.settings import EMR_SERVERLESS
 from cs_platform.streaming.metadata import hour_metadata, parse_hour
 from cs_platform.streaming.query import DEFAULT_QUERY, start_stream
 
@@ -35,21 +39,35 @@ class StreamConfig(dg.Config):
 
 @dg.op(pool=POOL, description="Run the streaming query availableNow; report each touched landing hour.")
 def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, settings: SettingsResource,
-                         pyspark: LakeSparkResource, documentdb: DocumentDBResource) -> None:
+                         pyspark: LakeSparkResource, documentdb: DocumentDBResource,
+                         emr_serverless: EmrServerlessResource) -> None:
     overrides = {k: v for k, v in {"landing_uri": config.landing_uri, "checkpoint_uri": config.checkpoint_uri}.items() if v}
-    run = start_stream(
-        pyspark.spark_session, settings.get().model_copy(update=overrides), once=True,
-        tables=LakeTables(namespace=config.namespace),
-        writer=DocumentDBWriter(client_factory=documentdb.client, database=config.documentdb_database),
-        query_name=config.query_name, max_files_per_trigger=config.max_files_per_trigger,
-        progress_extra={"dagster_run_id": context.run_id}, lock_wait_seconds=config.lock_wait_seconds,
-    )
-    entries = [{"batch_id": int(b.batch_token.rsplit(":", 1)[-1]), **b.as_dict()} for b in run.batches]
+    located = settings.get().model_copy(update=overrides)
+    if located.compute == EMR_SERVERLESS:
+        messages = emr_serverless.run(context, located, "stream_job.py", _stream_job_arguments(config))
+        entries = [entry for message in messages if BATCHES in message for entry in message[BATCHES]]
+    else:
+        entries = start_stream(
+            pyspark.spark_session, located, once=True, tables=LakeTables(namespace=config.namespace),
+            writer=DocumentDBWriter(client_factory=documentdb.client, database=config.documentdb_database),
+            query_name=config.query_name, max_files_per_trigger=config.max_files_per_trigger,
+            progress_extra={"dagster_run_id": context.run_id}, lock_wait_seconds=config.lock_wait_seconds,
+        ).entries()
     for hour, metadata in hour_metadata(entries).items():
         for asset in STREAMED:
             context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(parse_hour(hour)),
                                                       metadata=metadata))
-    context.log.info(f"{len(run.batches)} batch(es), hours {run.landing_hours}, {run.duration_s}s")
+    hours = sorted({h for e in entries for h in e["landing_hours"]})
+    context.log.info(f"{len(entries)} batch(es) on {located.compute}, hours {hours}")
+
+
+def _stream_job_arguments(config: StreamConfig) -> list[str]:
+    """The op's config as `stream_job.py` arguments."""
+    options = {"--namespace": config.namespace, "--database": config.documentdb_database,
+               "--landing-uri": config.landing_uri, "--checkpoint-uri": config.checkpoint_uri,
+               "--query-name": config.query_name, "--max-files-per-trigger": config.max_files_per_trigger,
+               "--lock-wait-seconds": config.lock_wait_seconds or None}
+    return [part for name, value in options.items() if value is not None for part in (name, str(value))]
 
 
 @dg.job(name="cs_stream", tags={STREAM_TAG: DEFAULT_QUERY},

@@ -1,0 +1,94 @@
+"""`cs_stream` on EMR Serverless through dagster-aws Pipes (CSP_COMPUTE=emr-serverless).
+
+EMR is the one FAKE part (`fake_emr.FakeEmrServerless`, it cannot run here): the Pipes client,
+its CloudWatch message reader, S3 and CloudWatch Logs (moto's server), the entry point, Spark,
+Iceberg and DocumentDB are real. The remote run must report what a local run reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cs_platform.defs.resources import EmrServerlessResource, shared_resources
+from cs_platform.defs.stream.assets import STREAMED
+from cs_platform.defs.stream.jobs import cs_stream_job
+
+from .fake_emr import FakeEmrServerless, driver_environment
+from .landing_files import event_line, utc, write_landing_file
+
+T = utc(2026, 11, 26, 9)
+PLATFORM = Path(__file__).resolve().parents[3] / "platform"
+
+
+@pytest.fixture
+def emr(stream_env, moto_endpoint, monkeypatch, tmp_path):
+    """The settings of an EMR Serverless deployment, its code in S3 (moto) and the fake EMR."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket="cs-code")
+    s3.upload_file(str(PLATFORM / "cs_platform" / "remote" / "stream_job.py"), "cs-code", "cs/v1/stream_job.py")
+    for var, value in {"CSP_COMPUTE": "emr-serverless", "CSP_EMR_APPLICATION_ID": "00fcsapp",
+                       "CSP_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/cs-emr",
+                       "CSP_EMR_CODE_URI": "s3://cs-code/cs/v1", "CSP_EMR_LOG_GROUP": "/cs/emr",
+                       "CSP_LANDING_URI": stream_env["settings"].landing,
+                       "CSP_CHECKPOINT_URI": stream_env["settings"].checkpoint}.items():
+        monkeypatch.setenv(var, value)
+    fake = FakeEmrServerless(s3, boto3.client("logs", endpoint_url=moto_endpoint), tmp_path / "emr", str(PLATFORM))
+
+    class OnFakeEmr(EmrServerlessResource):
+        def emr_client(self):
+            return fake
+
+    resources = {**shared_resources(), "emr_serverless": OnFakeEmr(endpoint_url=moto_endpoint, poll_interval_s=0.5)}
+    return {**stream_env, "fake": fake, "resources": resources}
+
+
+def run_job(emr, **config):
+    config = {"namespace": emr["tables"].namespace, "documentdb_database": emr["database"], **config}
+    return cs_stream_job.execute_in_process(run_config={"ops": {"stream_available_now": {"config": config}}},
+                                            instance=dg.DagsterInstance.ephemeral(), resources=emr["resources"],
+                                            raise_on_error=False)
+
+
+def test_cs_stream_runs_on_emr_serverless_and_reports_its_hours_through_pipes(emr, spark, mongo_client):
+    write_landing_file(emr["landing"], utc(2026, 11, 26, 9), [
+        event_line("e1", "ticket_created", "T1", 1, T, customer_id="c1", channel="chat"), "oops"], gz=True)
+    write_landing_file(emr["landing"], utc(2026, 11, 26, 10), [
+        event_line("e2", "agent_assigned", "T1", 2, T.replace(minute=2), agent_id="a1")])
+
+    result = run_job(emr)
+
+    assert result.success, emr["fake"].stderr()
+    materialized = {(m.asset_key, m.partition): m.metadata for m in result.asset_materializations_for_node("stream_available_now")}
+    assert set(materialized) == {(a, h) for a in STREAMED for h in ("2026-11-26-09:00", "2026-11-26-10:00")}
+    nine, ten = materialized[(STREAMED[0], "2026-11-26-09:00")], materialized[(STREAMED[2], "2026-11-26-10:00")]
+    assert (nine["lines_read"].value, nine["valid"].value, nine["quarantined"].value) == (2, 1, 1)
+    assert (ten["lines_read"].value, ten["valid"].value, ten["quarantined"].value, ten["batch_tickets_changed"].value) == (1, 1, 0, 1)
+    # the remote query wrote the lake and DocumentDB
+    assert spark.table(emr["tables"].events).select("event_id").orderBy("event_id").collect() == [("e1",), ("e2",)]
+    assert mongo_client[emr["database"]]["tickets"].find_one({"_id": "T1"}, {"agent_id": 1, "event_count": 1}) == {
+        "_id": "T1", "agent_id": "a1", "event_count": 2}
+
+    [request] = emr["fake"].requests
+    driver = request["jobDriver"]["sparkSubmit"]
+    assert (request["applicationId"], driver["entryPoint"]) == ("00fcsapp", "s3://cs-code/cs/v1/stream_job.py")
+    assert driver["entryPointArguments"] == ["--namespace", emr["tables"].namespace, "--database", emr["database"],
+                                             "--query-name", "cs_events"]
+    env = driver_environment(driver["sparkSubmitParameters"])
+    assert env["CSP_LANDING_URI"] == emr["settings"].landing and {"DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES"} <= set(env)
+    assert not {"CSP_HOME", "CSP_COMPUTE", "CSP_EMR_CODE_URI"} & set(env)
+    assert request["tags"]["dagster/run-id"] == result.run_id
+
+
+def test_a_failed_emr_job_fails_the_run_and_its_driver_names_the_bad_setting(emr):
+    result = run_job(emr, landing_uri="ftp://archive/firehose")
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    assert error.message.strip() == 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "stream_available_now":'
+    assert error.cause.message.strip() == "RuntimeError: EMR Serverless job failed"
+    assert "CSP_LANDING_URI: must be a file:// or s3:// URI, got 'ftp://archive/firehose'" in emr["fake"].stderr()
