@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     """All knobs of the platform. Read with :func:`load_settings`, which turns errors into
     :class:`SettingsError` naming the offending ``CSP_*`` variable."""
 
-    model_config = SettingsConfigDict(env_prefix="CSP_", extra="ignore", frozen=True)
+    # An empty variable is an unset one (deployment templates pass declared-but-unset names as "").
+    model_config = SettingsConfigDict(env_prefix="CSP_", extra="ignore", frozen=True, env_ignore_empty=True)
 
     profile: Profile = Profile.LOCAL
     home: Path = Path(".csp")

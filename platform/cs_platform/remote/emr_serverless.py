@@ -24,12 +24,12 @@ _LOCAL_ONLY = {"CSP_HOME", "CSP_COMPUTE"}
 def forwarded_variables(environ: Mapping[str, str]) -> dict[str, str]:
     """The ``CSP_*`` variables the job receives (sorted; no secrets, no launcher settings)."""
     chosen = {k: v for k, v in environ.items()
-              if k.startswith("CSP_") and k not in SECRET_VARIABLES and k not in _LOCAL_ONLY
-              and not k.startswith("CSP_EMR_")}
+              if k.startswith("CSP_") and v and k not in SECRET_VARIABLES and k not in _LOCAL_ONLY
+              and not k.startswith("CSP_EMR_")}  # an empty variable is an unset one (as in Settings)
     for name, value in chosen.items():
-        if not value or any(c.isspace() for c in value):
+        if any(c.isspace() for c in value):
             raise ValueError(f"{name}: cannot be passed to EMR Serverless as a spark-submit --conf "
-                             f"(empty or contains whitespace): {value!r}")
+                             f"(contains whitespace): {value!r}")
     return dict(sorted(chosen.items()))
 
 

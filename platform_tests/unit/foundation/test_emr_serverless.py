@@ -47,7 +47,7 @@ def test_bad_compute_and_code_uri_name_the_variable(env):
 
 
 def test_job_run_request_forwards_settings_but_no_secret(env):
-    environ = {**_EMR, **_PROD, **_SECRETS, "CSP_HOME": "/home/dagster/.csp", "PATH": "/usr/bin",
+    environ = {**_EMR, **_PROD, **_SECRETS, "CSP_HOME": "/home/dagster/.csp", "PATH": "/usr/bin", "CSP_SPARK_UI": "",
                "CSP_EMR_SPARK_SUBMIT_PARAMETERS": "--conf spark.executor.cores=4"}
     for var, value in environ.items():
         env.setenv(var, value)
@@ -89,7 +89,7 @@ def test_a_value_spark_submit_cannot_carry_is_refused_by_name(env):
     with pytest.raises(ValueError) as err:
         job_run_params(load_settings(), "stream_job.py", [], name="x", environ=environ)
     assert str(err.value) == ("CSP_LANDING_URI: cannot be passed to EMR Serverless as a spark-submit --conf "
-                              "(empty or contains whitespace): 's3://raw/fire hose'")
+                              "(contains whitespace): 's3://raw/fire hose'")
 
 
 def test_a_driver_started_by_spark_submit_keeps_the_clusters_master_memory_and_jars(env):

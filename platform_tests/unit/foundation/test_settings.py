@@ -150,3 +150,13 @@ def test_prod_spark_conf_reads_s3_through_s3a_with_maven_jars(env):
     assert conf["spark.sql.catalog.lake.jdbc.password"] == "pw-secret"
     assert conf["spark.sql.catalog.lake.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
     assert "spark.jars" not in conf
+
+
+def test_an_empty_variable_is_an_unset_one(env):
+    env.setenv("CSP_LANDING_URI", "")
+    env.setenv("CSP_COMPUTE", "")
+    settings = load_settings()
+    assert (settings.landing_uri, settings.compute) == (None, "local")
+    env.setenv("CSP_PROFILE", "prod")
+    with pytest.raises(SettingsError, match=r"^invalid settings: CSP_LANDING_URI is required in the prod profile$"):
+        load_settings()
