@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # EMR Serverless artifacts of this checkout, in dist/emr/ (or $1); upload them to CSP_EMR_CODE_URI:
-#   stream_job.py            the entry point of `cs_stream` with CSP_COMPUTE=emr-serverless
+#   stream_job.py, repair_job.py   the entry points of `cs_stream` and `backfill` (CSP_COMPUTE=emr-serverless)
 #   cs_platform-*.whl        the platform package (business logic, adapters, the query)
 #   requirements-emr.txt     what the job's Python needs besides the wheel: pyproject's dependencies
 #                            without the orchestrator and the local stand-ins, plus dagster-pipes
@@ -13,7 +13,7 @@ python="${PYTHON:-.venv/bin/python}"
 rm -rf "$out"
 mkdir -p "$out"
 "$python" -m pip wheel --no-deps --quiet --wheel-dir "$out" .
-cp platform/cs_platform/remote/stream_job.py "$out/stream_job.py"
+cp platform/cs_platform/remote/*_job.py "$out/"
 "$python" - "$out/requirements-emr.txt" <<'PY'
 import re
 import sys

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
 from pyspark.sql import DataFrame
@@ -172,6 +172,41 @@ def backfill_hours(spark, tables: LakeTables, landing, documentdb_writer, hours:
         log.info("backfilled %s: %s", format_hour(hour), result.as_dict())
         results.append(result)
     return results
+
+
+@dataclass(frozen=True)
+class HourRepair:
+    """One backfilled hour: the figures of its batch, then its two lake checks. JSON-able through
+    ``as_dict`` / ``from_dict`` (a remote backfill sends it back to Dagster)."""
+
+    hour: dt.datetime
+    figures: dict[str, int | float]
+    raw: rules.Discrepancies
+    tickets: rules.Discrepancies
+
+    @property
+    def ok(self) -> bool:
+        return self.raw.ok and self.tickets.ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hour": format_hour(self.hour), "figures": self.figures, "raw": asdict(self.raw),
+                "tickets": asdict(self.tickets)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "HourRepair":
+        return cls(parse_hour(data["hour"]), dict(data["figures"]), rules.Discrepancies(**data["raw"]),
+                   rules.Discrepancies(**data["tickets"]))
+
+
+def backfill_and_recheck(spark, tables: LakeTables, landing, documentdb_writer,
+                         hours: Sequence[dt.datetime]) -> list[HourRepair]:
+    """Backfill the hours, then reconcile each with its raw files and its tickets' events."""
+    repairs = []
+    for hour, result in zip(hours, backfill_hours(spark, tables, landing, documentdb_writer, hours)):
+        figures = {k: v for k, v in result.as_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        repairs.append(HourRepair(hour, figures, reconcile_raw(spark, tables, landing, hour),
+                                  reconcile_tickets(spark, tables, hour)))
+    return repairs
 
 
 def reproject_hours(spark, tables: LakeTables, documentdb_writer, hours: Iterable[dt.datetime]) -> int:

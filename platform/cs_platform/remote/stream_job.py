@@ -2,14 +2,24 @@
 
 EMR runs this file with spark-submit, from ``CSP_EMR_CODE_URI`` (``make package`` builds it with the
 platform's wheel). Settings come from the ``CSP_*`` variables the launcher forwards; the batches'
-results go back to Dagster as a Pipes custom message, from which the job reports its hours.
+results go back to Dagster as Pipes custom messages, one per batch, from which the job reports its hours.
 """
 
 from __future__ import annotations
 
 import argparse
 
-BATCHES = "cs_stream.batches"  # the custom message's key
+BATCH = "cs_stream.batch"  # key of the custom message sent per batch (a CloudWatch event holds at most 256 KB)
+
+
+def stream_job_arguments(namespace: str, database: str, landing_uri: str | None = None,
+                         checkpoint_uri: str | None = None, query_name: str = "cs_events",
+                         max_files_per_trigger: int | None = None, lock_wait_seconds: float = 0) -> list[str]:
+    """The `cs_stream` op's config as this entry point's arguments (defaults left out)."""
+    options = {"--namespace": namespace, "--database": database, "--landing-uri": landing_uri,
+               "--checkpoint-uri": checkpoint_uri, "--query-name": query_name,
+               "--max-files-per-trigger": max_files_per_trigger, "--lock-wait-seconds": lock_wait_seconds or None}
+    return [part for name, value in options.items() if value is not None for part in (name, str(value))]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
             max_files_per_trigger=args.max_files_per_trigger, lock_wait_seconds=args.lock_wait_seconds,
             progress_extra={"dagster_run_id": pipes.run_id, "compute": "emr-serverless"},
         )
-        pipes.report_custom_message({BATCHES: run.entries()})
+        for entry in run.entries():
+            pipes.report_custom_message({BATCH: entry})
         pipes.log.info(f"{len(run.batches)} batch(es), hours {run.landing_hours}, {run.duration_s}s")
 
 

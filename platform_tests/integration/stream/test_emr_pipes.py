@@ -15,11 +15,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cs_platform.defs.resources import EmrServerlessResource, shared_resources
 from cs_platform.defs.stream.assets import STREAMED
 from cs_platform.defs.stream.jobs import cs_stream_job
 
-from .fake_emr import FakeEmrServerless, driver_environment
+from platform_tests.integration.fake_emr import driver_environment
 from .landing_files import event_line, utc, write_landing_file
 
 T = utc(2026, 11, 26, 9)
@@ -28,42 +27,22 @@ PLATFORM = ROOT / "platform"
 
 
 @pytest.fixture
-def emr(stream_env, moto_endpoint, monkeypatch, tmp_path):
-    """The settings of an EMR Serverless deployment, its code in S3 (moto) and the fake EMR."""
-    import boto3
-
-    dist = tmp_path / "dist"  # what `make package` builds, uploaded where CSP_EMR_CODE_URI points
-    subprocess.run([str(ROOT / "scripts" / "package-emr.sh"), str(dist)], check=True, capture_output=True,
-                   env={**os.environ, "PYTHON": sys.executable})
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
-    s3.create_bucket(Bucket="cs-code")
-    for artifact in dist.iterdir():
-        s3.upload_file(str(artifact), "cs-code", f"cs/v1/{artifact.name}")
-    for var, value in {"CSP_COMPUTE": "emr-serverless", "CSP_EMR_APPLICATION_ID": "00fcsapp",
-                       "CSP_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/cs-emr",
-                       "CSP_EMR_CODE_URI": "s3://cs-code/cs/v1", "CSP_EMR_LOG_GROUP": "/cs/emr",
-                       "CSP_LANDING_URI": stream_env["settings"].landing,
-                       "CSP_CHECKPOINT_URI": stream_env["settings"].checkpoint}.items():
-        monkeypatch.setenv(var, value)
-    fake = FakeEmrServerless(s3, boto3.client("logs", endpoint_url=moto_endpoint), tmp_path / "emr", str(PLATFORM))
-
-    class OnFakeEmr(EmrServerlessResource):
-        def emr_client(self):
-            return fake
-
-    resources = {**shared_resources(), "emr_serverless": OnFakeEmr(endpoint_url=moto_endpoint, poll_interval_s=0.5)}
-    return {**stream_env, "fake": fake, "resources": resources}
+def emr(stream_env, emr_compute, monkeypatch):
+    monkeypatch.setenv("CSP_LANDING_URI", stream_env["settings"].landing)
+    monkeypatch.setenv("CSP_CHECKPOINT_URI", stream_env["settings"].checkpoint)
+    return {**stream_env, "fake": emr_compute.fake, "resources": emr_compute.resources}
 
 
-def test_make_package_builds_the_entry_point_the_wheel_and_the_job_requirements(tmp_path):
+def test_make_package_builds_the_entry_points_the_wheel_and_the_job_requirements(tmp_path):
     subprocess.run([str(ROOT / "scripts" / "package-emr.sh"), str(tmp_path)], check=True, capture_output=True,
                    env={**os.environ, "PYTHON": sys.executable})
     [wheel] = tmp_path.glob("cs_platform-*.whl")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [wheel.name, "requirements-emr.txt", "stream_job.py"]
-    source = (PLATFORM / "cs_platform" / "remote" / "stream_job.py").read_bytes()
-    assert (tmp_path / "stream_job.py").read_bytes() == source
+    entry_points = ["repair_job.py", "stream_job.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([wheel.name, "requirements-emr.txt", *entry_points])
     with zipfile.ZipFile(wheel) as packaged:
-        assert packaged.read("cs_platform/remote/stream_job.py") == source
+        for entry_point in entry_points:
+            source = (PLATFORM / "cs_platform" / "remote" / entry_point).read_bytes()
+            assert (tmp_path / entry_point).read_bytes() == packaged.read(f"cs_platform/remote/{entry_point}") == source
         assert not [n for n in packaged.namelist() if n.startswith(("platform_tests/", "bench/"))]
     requirements = (tmp_path / "requirements-emr.txt").read_text().splitlines()
     assert requirements[0] == "dagster-pipes==1.13.27"
@@ -84,7 +63,7 @@ def test_cs_stream_runs_on_emr_serverless_and_reports_its_hours_through_pipes(em
     write_landing_file(emr["landing"], utc(2026, 11, 26, 10), [
         event_line("e2", "agent_assigned", "T1", 2, T.replace(minute=2), agent_id="a1")])
 
-    result = run_job(emr)
+    result = run_job(emr, max_files_per_trigger=1)  # two batches: a Pipes message each
 
     assert result.success, emr["fake"].stderr()
     materialized = {(m.asset_key, m.partition): m.metadata for m in result.asset_materializations_for_node("stream_available_now")}
@@ -92,6 +71,7 @@ def test_cs_stream_runs_on_emr_serverless_and_reports_its_hours_through_pipes(em
     nine, ten = materialized[(STREAMED[0], "2026-11-26-09:00")], materialized[(STREAMED[2], "2026-11-26-10:00")]
     assert (nine["lines_read"].value, nine["valid"].value, nine["quarantined"].value) == (2, 1, 1)
     assert (ten["lines_read"].value, ten["valid"].value, ten["quarantined"].value, ten["batch_tickets_changed"].value) == (1, 1, 0, 1)
+    assert {nine["batch_ids"].value, ten["batch_ids"].value} == {"0", "1"}
     # the remote query wrote the lake and DocumentDB
     assert spark.table(emr["tables"].events).select("event_id").orderBy("event_id").collect() == [("e1",), ("e2",)]
     assert mongo_client[emr["database"]]["tickets"].find_one({"_id": "T1"}, {"agent_id": 1, "event_count": 1}) == {
@@ -101,7 +81,7 @@ def test_cs_stream_runs_on_emr_serverless_and_reports_its_hours_through_pipes(em
     driver = request["jobDriver"]["sparkSubmit"]
     assert (request["applicationId"], driver["entryPoint"]) == ("00fcsapp", "s3://cs-code/cs/v1/stream_job.py")
     assert driver["entryPointArguments"] == ["--namespace", emr["tables"].namespace, "--database", emr["database"],
-                                             "--query-name", "cs_events"]
+                                             "--query-name", "cs_events", "--max-files-per-trigger", "1"]
     env = driver_environment(driver["sparkSubmitParameters"])
     assert env["CSP_LANDING_URI"] == emr["settings"].landing and {"DAGSTER_PIPES_CONTEXT", "DAGSTER_PIPES_MESSAGES"} <= set(env)
     assert not {"CSP_HOME", "CSP_COMPUTE", "CSP_EMR_CODE_URI"} & set(env)

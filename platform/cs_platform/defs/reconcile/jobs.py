@@ -6,6 +6,8 @@ repair, `csp backfill --hour`) or a range in a single run (range tags / UI backf
 through `context.partition_keys`. After repairing an hour each run reports the hour's
 materializations and re-evaluates the hour's checks, so the check history shows fail -> repair -> pass.
 Both write what the stream writes, so they never run beside it (pool `cs_stream`, checkpoint lock).
+With CSP_COMPUTE=emr-serverless a backfill runs on EMR Serverless (`cs_platform.remote.repair_job`)
+and sends each hour's outcome back through Pipes; the events it reports are the same.
 """
 
 
@@ -29,9 +31,11 @@ from cs_platform.defs.reconcile.context import (
     lake_tables,
     landing_zone,
 )
-from cs_platform.defs.resources import DocumentDBResource, LakeSparkResource, SettingsResource
+from cs_platform.defs.resources import DocumentDBResource, EmrServerlessResource, LakeSparkResource, SettingsResource
 from cs_platform.defs.stream.jobs import POOL
 from cs_platform.lakehouse import reconciliation as recon
+from cs_platform.remote.repair_job import HOUR_REPAIR, repair_job_arguments
+from cs_platform.settings import EMR_SERVERLESS
 from cs_platform.streaming.lock import CheckpointBusy
 from cs_platform.streaming.query import writer_lock
 
@@ -57,25 +61,30 @@ def _evaluation(asset, check_name, found, config, hour, severity) -> dg.AssetChe
 
 @dg.op(pool=POOL, description="Backfill exactly the run's landing hours from the raw archive, then re-run their checks.")
 def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
-                           settings: SettingsResource, documentdb: DocumentDBResource) -> None:
-    spark, tables = pyspark.spark_session, lake_tables(config)
+                           settings: SettingsResource, documentdb: DocumentDBResource,
+                           emr_serverless: EmrServerlessResource) -> None:
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
     with _beside_no_stream(settings, "backfill"):
-        results = recon.backfill_hours(spark, tables, landing_zone(settings.get(), config),
-                                       documentdb_writer(documentdb, config), hours)
-    unrepaired = []
-    for hour, result in zip(hours, results):
-        figures = {k: v for k, v in result.as_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if settings.get().compute == EMR_SERVERLESS:  # the same function, run by repair_job.py on EMR
+            messages = emr_serverless.run(context, settings.get(), "repair_job.py",
+                                          repair_job_arguments(hours, **config.as_run_config()))
+            repairs = [recon.HourRepair.from_dict(m[HOUR_REPAIR]) for m in messages if HOUR_REPAIR in m]
+        else:
+            repairs = recon.backfill_and_recheck(pyspark.spark_session, lake_tables(config),
+                                                 landing_zone(settings.get(), config),
+                                                 documentdb_writer(documentdb, config), hours)
+    for repair in repairs:
         for asset in STREAMED:
-            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(hour),
-                                                      metadata={"backfill": True, **figures}))
-        raw = recon.reconcile_raw(spark, tables, landing_zone(settings.get(), config), hour)
-        context.log_event(_evaluation(EVENTS, RECONCILES_WITH_RAW, raw, config, hour, dg.AssetCheckSeverity.ERROR))
-        tickets = recon.reconcile_tickets(spark, tables, hour)
-        context.log_event(_evaluation(TICKETS, TICKETS_MATCH_EVENTS, tickets, config, hour, dg.AssetCheckSeverity.ERROR))
-        context.log.info(f"backfilled {recon.format_hour(hour)}: {figures}; reconciled={raw.ok and tickets.ok}")
-        if not (raw.ok and tickets.ok):
-            unrepaired.append(recon.format_hour(hour))
+            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(repair.hour),
+                                                      metadata={"backfill": True, **repair.figures}))
+        context.log_event(_evaluation(EVENTS, RECONCILES_WITH_RAW, repair.raw, config, repair.hour,
+                                      dg.AssetCheckSeverity.ERROR))
+        context.log_event(_evaluation(TICKETS, TICKETS_MATCH_EVENTS, repair.tickets, config, repair.hour,
+                                      dg.AssetCheckSeverity.ERROR))
+        context.log.info(f"backfilled {recon.format_hour(repair.hour)}: {repair.figures}; reconciled={repair.ok}")
+    unrepaired = [recon.format_hour(r.hour) for r in repairs if not r.ok]
+    if len(repairs) != len(hours):
+        raise dg.Failure(f"the backfill reported {len(repairs)} of {len(hours)} hours")
     if unrepaired:
         raise dg.Failure(f"hours still inconsistent after backfill: {', '.join(unrepaired)} "
                          "(see the reconciles_with_raw / tickets_match_events results of these partitions)")

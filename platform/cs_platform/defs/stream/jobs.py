@@ -16,7 +16,7 @@ from cs_platform.adapters.lake_tables import LakeTables
 from cs_platform.defs.partitions import partition_key_of
 from cs_platform.defs.resources import DocumentDBResource, EmrServerlessResource, LakeSparkResource, SettingsResource
 from cs_platform.defs.stream.assets import STREAMED
-from cs_platform.remote.stream_job import BATCHES
+from cs_platform.remote.stream_job import BATCH, stream_job_arguments
 from cs_platform.settings import EMR_SERVERLESS
 from cs_platform.streaming.metadata import hour_metadata, parse_hour
 from cs_platform.streaming.query import DEFAULT_QUERY, start_stream
@@ -44,8 +44,11 @@ def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, s
     overrides = {k: v for k, v in {"landing_uri": config.landing_uri, "checkpoint_uri": config.checkpoint_uri}.items() if v}
     located = settings.get().model_copy(update=overrides)
     if located.compute == EMR_SERVERLESS:
-        messages = emr_serverless.run(context, located, "stream_job.py", _stream_job_arguments(config))
-        entries = [entry for message in messages if BATCHES in message for entry in message[BATCHES]]
+        arguments = stream_job_arguments(
+            config.namespace, config.documentdb_database, config.landing_uri, config.checkpoint_uri, config.query_name,
+            config.max_files_per_trigger, config.lock_wait_seconds)
+        messages = emr_serverless.run(context, located, "stream_job.py", arguments)
+        entries = [message[BATCH] for message in messages if BATCH in message]
     else:
         entries = start_stream(
             pyspark.spark_session, located, once=True, tables=LakeTables(namespace=config.namespace),
@@ -59,15 +62,6 @@ def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, s
                                                       metadata=metadata))
     hours = sorted({h for e in entries for h in e["landing_hours"]})
     context.log.info(f"{len(entries)} batch(es) on {located.compute}, hours {hours}")
-
-
-def _stream_job_arguments(config: StreamConfig) -> list[str]:
-    """The op's config as `stream_job.py` arguments."""
-    options = {"--namespace": config.namespace, "--database": config.documentdb_database,
-               "--landing-uri": config.landing_uri, "--checkpoint-uri": config.checkpoint_uri,
-               "--query-name": config.query_name, "--max-files-per-trigger": config.max_files_per_trigger,
-               "--lock-wait-seconds": config.lock_wait_seconds or None}
-    return [part for name, value in options.items() if value is not None for part in (name, str(value))]
 
 
 @dg.job(name="cs_stream", tags={STREAM_TAG: DEFAULT_QUERY},

@@ -1,0 +1,45 @@
+"""`backfill` on EMR Serverless through dagster-aws Pipes (CSP_COMPUTE=emr-serverless): the job on
+EMR backfills the hour and re-checks it; the run reports the materializations and check results a
+local run reports. EMR is the one FAKE part (`fake_emr`: it cannot run here)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from cs_platform.defs.partitions import landing_hours
+from cs_platform.defs.reconcile import checks, jobs
+from cs_platform.defs.reconcile.assets import STREAMED, ReconcileConfig
+from platform_tests.integration.reconcile.snapshots import assert_unchanged, snapshot
+
+H10_KEY = "2026-11-26-10:00"
+
+
+def test_backfill_on_emr_serverless_repairs_the_hour_and_reports_its_checks(spark, lake, mongo_client, emr_compute):
+    before = snapshot(spark, lake, mongo_client)
+    spark.sql(f"DELETE FROM {lake.tables.events} WHERE event_id IN ('e05', 'e07')")
+    defs = dg.Definitions(assets=[dg.AssetSpec(key, partitions_def=landing_hours) for key in STREAMED],
+                          asset_checks=list(checks.consistency_checks), jobs=[jobs.backfill_job],
+                          resources=emr_compute.resources)
+    config = ReconcileConfig(namespace=lake.namespace, documentdb_database=lake.database)
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = defs.resolve_job_def("backfill").execute_in_process(
+        instance=instance, partition_key=H10_KEY, raise_on_error=False,
+        run_config={"ops": {"backfill_landing_hours": {"config": {"namespace": lake.namespace,
+                                                                  "documentdb_database": lake.database}}}})
+
+    assert result.success, emr_compute.fake.stderr()
+    entries = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    evaluations = {e.dagster_event.event_specific_data.check_name: e.dagster_event.event_specific_data for e in entries}
+    assert {name: (e.passed, e.partition) for name, e in evaluations.items()} == {
+        "reconciles_with_raw": (True, H10_KEY), "tickets_match_events": (True, H10_KEY)}
+    assert evaluations["reconciles_with_raw"].metadata["config_namespace"].value == config.namespace
+    materialized = {(m.asset_key, m.partition): m.metadata for m in result.asset_materializations_for_node("backfill_landing_hours")}
+    assert set(materialized) == {(asset, H10_KEY) for asset in STREAMED}
+    figures = materialized[(STREAMED[0], H10_KEY)]
+    assert (figures["backfill"].value, figures["lines_read"].value, figures["new_events"].value) == (True, 10, 2)
+    [request] = emr_compute.fake.requests
+    assert request["jobDriver"]["sparkSubmit"]["entryPoint"] == "s3://cs-code/cs/v1/repair_job.py"
+    assert request["jobDriver"]["sparkSubmit"]["entryPointArguments"] == [
+        "--hours", "2026-11-26T10", "--namespace", lake.namespace, "--database", lake.database]
+    assert_unchanged(before, snapshot(spark, lake, mongo_client), reinserted_events={"e05", "e07"})
