@@ -35,10 +35,12 @@ def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = 
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         "spark.local.dir": str(settings.home_dir / "spark-tmp"),
     }
-    conf.update(resolve_jars(settings).spark_conf())
+    submitted = launched_by_spark_submit()  # EMR: the cluster's master, memory and jars stand
+    if not submitted:
+        conf.update(resolve_jars(settings).spark_conf())
     conf.update(spark_catalog_conf(settings))
     conf.update(_s3_conf(settings))
-    if launched_by_spark_submit():  # EMR: the cluster's master, memory and jars stand; the rest applies
+    if submitted:
         for key in SUBMIT_TIME_KEYS:
             conf.pop(key, None)
     if hive:
