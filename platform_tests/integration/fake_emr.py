@@ -33,7 +33,7 @@ class FakeEmrServerless:
     def __init__(self, s3, logs, workdir: Path, python_path: str):
         self.s3, self.logs, self.workdir, self.python_path = s3, logs, workdir, python_path
         self.requests: list[dict] = []  # every start_job_run request, as Pipes sent it
-        self._runs: dict[str, dict] = {}
+        self.runs: dict[str, dict] = {}  # job run id -> its process, request and files
 
     def start_job_run(self, **params):
         self.requests.append(params)
@@ -49,12 +49,12 @@ class FakeEmrServerless:
         out, err = open(script.parent / "stdout", "wb"), open(script.parent / "stderr", "wb")
         process = subprocess.Popen([sys.executable, str(script), *driver["entryPointArguments"]],
                                    stdout=out, stderr=err, env=env, cwd=script.parent)
-        self._runs[run_id] = {"process": process, "params": params, "dir": script.parent, "shipped": False,
+        self.runs[run_id] = {"process": process, "params": params, "dir": script.parent, "shipped": False,
                               "files": (out, err)}
         return {"applicationId": params["applicationId"], "jobRunId": run_id, "arn": f"arn:fake:emr:{run_id}"}
 
     def get_job_run(self, applicationId, jobRunId):
-        run = self._runs[jobRunId]
+        run = self.runs[jobRunId]
         code = run["process"].poll()
         state = "RUNNING" if code is None else "SUCCESS" if code == 0 else "FAILED"
         if code is not None and not run["shipped"]:
@@ -67,7 +67,7 @@ class FakeEmrServerless:
                            "configurationOverrides": run["params"].get("configurationOverrides", {})}}
 
     def stderr(self, index: int = -1) -> str:
-        return (list(self._runs.values())[index]["dir"] / "stderr").read_text()
+        return (list(self.runs.values())[index]["dir"] / "stderr").read_text()
 
     def get_application(self, applicationId):
         return {"application": {"applicationId": applicationId, "type": "Spark"}}
@@ -76,7 +76,7 @@ class FakeEmrServerless:
         return {"url": f"https://fake-emr.invalid/{applicationId}/{jobRunId}"}
 
     def cancel_job_run(self, applicationId, jobRunId):
-        self._runs[jobRunId]["process"].kill()
+        self.runs[jobRunId]["process"].kill()
         return {"applicationId": applicationId, "jobRunId": jobRunId}
 
     def _ship_logs(self, application_id: str, run_id: str, run: dict) -> None:

@@ -91,18 +91,42 @@ class EmrServerlessResource(dg.ConfigurableResource):
         return boto3.client("emr-serverless", endpoint_url=self.endpoint_url)
 
     def run(self, context, settings: Settings, entry_point: str, arguments: list[str]) -> list[Any]:
-        """Run the entry point to completion (an EMR failure raises); return its custom messages."""
+        """Run the entry point to completion; return its custom messages. A failed job fails the
+        step with EMR's reason and where its driver log is (Pipes alone says only "job failed")."""
         import boto3
         from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesEMRServerlessClient
 
-        from cs_platform.remote.emr_serverless import job_run_params
+        from cs_platform.remote.emr_serverless import driver_log, job_run_params
 
+        emr = _Started(self.emr_client())
         pipes = PipesEMRServerlessClient(
-            client=self.emr_client(), poll_interval=self.poll_interval_s,
+            client=emr, poll_interval=self.poll_interval_s,
             message_reader=PipesCloudWatchMessageReader(client=boto3.client("logs", endpoint_url=self.endpoint_url)))
         params = job_run_params(settings, entry_point, arguments, name=f"{context.job_name}-{context.run_id[:8]}",
                                 environ=os.environ)
-        return list(pipes.run(context=context, start_job_run_params=params).get_custom_messages())
+        try:
+            return list(pipes.run(context=context, start_job_run_params=params).get_custom_messages())
+        except RuntimeError:
+            if emr.started is None:
+                raise
+            app, run_id = emr.started["applicationId"], emr.started["jobRunId"]
+            details = emr.get_job_run(applicationId=app, jobRunId=run_id)["jobRun"].get("stateDetails", "")
+            raise dg.Failure(description=f"EMR Serverless job run {run_id} ({entry_point}) failed: {details.strip()}",
+                             metadata={"driver_log": driver_log(settings, app, run_id)}) from None
+
+
+class _Started:
+    """The boto3 EMR Serverless client, remembering the job run it started."""
+
+    def __init__(self, client):
+        self._client, self.started = client, None
+
+    def start_job_run(self, **params):
+        self.started = self._client.start_job_run(**params)
+        return self.started
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
 
 
 def _secret(name: str):

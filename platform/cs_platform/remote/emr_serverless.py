@@ -62,3 +62,8 @@ def job_run_params(settings: Settings, entry_point: str, arguments: list[str], n
         "configurationOverrides": {"monitoringConfiguration": {"cloudWatchLoggingConfiguration": {
             "enabled": True, "logGroupName": settings.emr_log_group}}},
     }
+
+
+def driver_log(settings: Settings, application_id: str, job_run_id: str) -> str:
+    """The CloudWatch stream of a job run's driver stderr (where a failure's traceback is)."""
+    return f"{settings.emr_log_group}/applications/{application_id}/jobs/{job_run_id}/SPARK_DRIVER/stderr"

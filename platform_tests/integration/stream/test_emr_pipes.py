@@ -63,12 +63,16 @@ def test_cs_stream_runs_on_emr_serverless_and_reports_its_hours_through_pipes(em
     assert request["tags"]["dagster/run-id"] == result.run_id
 
 
-def test_a_failed_emr_job_fails_the_run_and_its_driver_names_the_bad_setting(emr):
+def test_a_failed_emr_job_fails_the_step_with_emrs_reason_and_its_driver_log(emr):
     result = run_job(emr, landing_uri="ftp://archive/firehose")
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    error = failure.step_failure_data.error
-    assert error.message.strip() == 'dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op "stream_available_now":'
-    assert error.cause.message.strip() == "RuntimeError: EMR Serverless job failed"
-    assert "CSP_LANDING_URI: must be a file:// or s3:// URI, got 'ftp://archive/firehose'" in emr["fake"].stderr()
+    data = failure.step_failure_data
+    [run_id] = emr["fake"].runs
+    assert data.user_failure_data.description.startswith(
+        f"EMR Serverless job run {run_id} (stream_job.py) failed: ")
+    # EMR's reason (here, the tail of the driver's stderr) names the bad setting
+    assert "CSP_LANDING_URI: must be a file:// or s3:// URI, got 'ftp://archive/firehose'" in data.user_failure_data.description
+    assert data.user_failure_data.metadata["driver_log"].value == (
+        f"/cs/emr/applications/00fcsapp/jobs/{run_id}/SPARK_DRIVER/stderr")
