@@ -110,8 +110,11 @@ class EmrServerlessResource(dg.ConfigurableResource):
             if emr.started is None:
                 raise
             app, run_id = emr.started["applicationId"], emr.started["jobRunId"]
-            details = emr.get_job_run(applicationId=app, jobRunId=run_id)["jobRun"].get("stateDetails", "")
-            raise dg.Failure(description=f"EMR Serverless job run {run_id} ({entry_point}) failed: {details.strip()}",
+            job = emr.get_job_run(applicationId=app, jobRunId=run_id)["jobRun"]
+            if job["state"] not in ("FAILED", "CANCELLED", "CANCELLING"):  # not the job's failure
+                raise
+            reason = job.get("stateDetails", "").strip() or job["state"]
+            raise dg.Failure(description=f"EMR Serverless job run {run_id} ({entry_point}) failed: {reason}",
                              metadata={"driver_log": driver_log(settings, app, run_id)}) from None
 
 
