@@ -245,9 +245,12 @@ def redact_uri(uri: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment; fail fast with the name of the bad variable."""
+    """Read settings from the environment; fail fast with the name of the bad variable.
+
+    An override that is None or empty is no override (as an empty variable is an unset one), so
+    optional command-line options can be passed as they are."""
     try:
-        return Settings(**overrides)
+        return Settings(**{k: v for k, v in overrides.items() if v is not None and v != ""})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

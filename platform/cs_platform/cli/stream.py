@@ -36,8 +36,7 @@ def stream(once, namespace, database, landing_uri, checkpoint_uri, query_name, m
     from cs_platform.streaming.lock import CheckpointBusy
     from cs_platform.streaming.query import failure_cause, start_stream
 
-    overrides = {k: v for k, v in {"landing_uri": landing_uri, "checkpoint_uri": checkpoint_uri}.items() if v}
-    settings = load_settings(**overrides)
+    settings = load_settings(landing_uri=landing_uri, checkpoint_uri=checkpoint_uri)
     tables = LakeTables(namespace=namespace)
     writer = None if no_documentdb else DocumentDBWriter.from_settings(
         settings, database=database, chunk_size=documentdb_chunk_size or DEFAULT_CHUNK_SIZE)

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     with open_dagster_pipes() as pipes:
-        settings = load_settings(**({"landing_uri": args.landing_uri} if args.landing_uri else {}))
+        settings = load_settings(landing_uri=args.landing_uri)
         hours = [parse_hour(text) for text in args.hours.split(",")]
         spark = build_spark_session(settings, app_name="csp-backfill")
         repairs = backfill_and_recheck(spark, LakeTables(namespace=args.namespace), LandingZone.from_settings(settings),

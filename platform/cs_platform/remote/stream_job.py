@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     with open_dagster_pipes() as pipes:
-        overrides = {k: v for k, v in {"landing_uri": args.landing_uri, "checkpoint_uri": args.checkpoint_uri}.items() if v}
-        settings = load_settings(**overrides)
+        settings = load_settings(landing_uri=args.landing_uri, checkpoint_uri=args.checkpoint_uri)
         spark = build_spark_session(settings, app_name=f"csp-stream-{args.query_name}")
         run = start_stream(
             spark, settings, once=True, tables=LakeTables(namespace=args.namespace),

@@ -64,14 +64,15 @@ def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConf
                            settings: SettingsResource, documentdb: DocumentDBResource,
                            emr_serverless: EmrServerlessResource) -> None:
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
+    current = settings.get()
     with _beside_no_stream(settings, "backfill"):
-        if settings.get().compute == EMR_SERVERLESS:  # the same function, run by repair_job.py on EMR
-            messages = emr_serverless.run(context, settings.get(), "repair_job.py",
+        if current.compute == EMR_SERVERLESS:  # the same function, run by repair_job.py on EMR
+            messages = emr_serverless.run(context, current, "repair_job.py",
                                           repair_job_arguments(hours, **config.as_run_config()))
             repairs = [recon.HourRepair.from_dict(m[HOUR_REPAIR]) for m in messages if HOUR_REPAIR in m]
         else:
             repairs = recon.backfill_and_recheck(pyspark.spark_session, lake_tables(config),
-                                                 landing_zone(settings.get(), config),
+                                                 landing_zone(current, config),
                                                  documentdb_writer(documentdb, config), hours)
     for repair in repairs:
         for asset in STREAMED:

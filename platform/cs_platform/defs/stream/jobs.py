@@ -56,12 +56,12 @@ def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, s
             query_name=config.query_name, max_files_per_trigger=config.max_files_per_trigger,
             progress_extra={"dagster_run_id": context.run_id}, lock_wait_seconds=config.lock_wait_seconds,
         ).entries()
-    for hour, metadata in hour_metadata(entries).items():
+    per_hour = hour_metadata(entries)
+    for hour, metadata in per_hour.items():
         for asset in STREAMED:
             context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(parse_hour(hour)),
                                                       metadata=metadata))
-    hours = sorted({h for e in entries for h in e["landing_hours"]})
-    context.log.info(f"{len(entries)} batch(es) on {located.compute}, hours {hours}")
+    context.log.info(f"{len(entries)} batch(es) on {located.compute}, hours {list(per_hour)}")
 
 
 @dg.job(name="cs_stream", tags={STREAM_TAG: DEFAULT_QUERY},
