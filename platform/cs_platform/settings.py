@@ -228,6 +228,17 @@ class Settings(BaseSettings):
             locations["documentdb_uri"] = redact_uri(self.documentdb)
         return locations
 
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """These settings with some replaced, validated as the environment is (``model_copy`` is
+        not): a run config's location gets the same checks as ``CSP_*``. None or empty: no override."""
+        given = {k: v for k, v in overrides.items() if v is not None and v != ""}
+        if not given:
+            return self
+        try:
+            return type(self).model_validate({**self.model_dump(), **given})
+        except ValidationError as exc:
+            raise _settings_error(exc) from None
+
     def __repr_args__(self):  # keep secrets out of reprs and logs
         for key, value in super().__repr_args__():
             yield key, ("**********" if isinstance(value, SecretStr) and value is not None else value)
@@ -252,15 +263,17 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None and v != ""})
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = [str(part) for part in error["loc"] if part != "__root__"]
-            message = error["msg"].removeprefix("Value error, ")
-            if loc:
-                problems.append(f"{_env_name(loc[0])}: {message}")
-            else:
-                problems.append(message)
-        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+        raise _settings_error(exc) from None
+
+
+def _settings_error(exc: ValidationError) -> SettingsError:
+    """One message naming every bad ``CSP_*`` variable."""
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"] if part != "__root__"]
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{_env_name(loc[0])}: {message}" if loc else message)
+    return SettingsError("invalid settings: " + "; ".join(problems))
 
 
 def env_snapshot() -> dict[str, str]:

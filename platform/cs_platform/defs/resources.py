@@ -50,10 +50,7 @@ class IcebergCatalogResource(dg.ConfigurableResource):
         if self._catalog is None:
             from cs_platform.adapters.catalog import pyiceberg_catalog
 
-            settings = load_settings()
-            if self.catalog_password:
-                settings = settings.model_copy(update={"catalog_password": self.catalog_password})
-            self._catalog = pyiceberg_catalog(settings)
+            self._catalog = pyiceberg_catalog(load_settings().with_overrides(catalog_password=self.catalog_password))
         return self._catalog
 
 

@@ -137,3 +137,19 @@ def test_cs_stream_job_materializes_touched_hours(located):
     assert cs_stream_job.tags["cs/stream"] == "cs_events"
     # the run's own batches are not reported again by the sensor
     assert evaluate().asset_events == []
+
+
+def test_cs_stream_job_refuses_a_bad_location_in_its_config_before_streaming(located):
+    """The run config's locations are checked as their CSP_* variables are, before Spark starts."""
+    write_landing_file(located["landing"], T, [event_line("e1", "ticket_created", "T1", 1, T, customer_id="c1", channel="chat")])
+    config = {"namespace": located["tables"].namespace, "documentdb_database": located["database"],
+              "landing_uri": str(located["landing"])}  # a path, not a URI
+    resources = {k: v for k, v in shared_resources().items() if k in ("settings", "pyspark", "documentdb", "emr_serverless")}
+    result = cs_stream_job.execute_in_process(
+        run_config={"ops": {"stream_available_now": {"config": config}}}, instance=dg.DagsterInstance.ephemeral(),
+        resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = result.failure_data_for_node("stream_available_now").error.cause
+    assert failure.message.strip() == (f"cs_platform.settings.SettingsError: invalid settings: CSP_LANDING_URI: "
+                                       f"must be a file:// or s3:// URI, got '{located['landing']}'")
+    assert result.asset_materializations_for_node("stream_available_now") == []

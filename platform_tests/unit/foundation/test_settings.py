@@ -160,3 +160,27 @@ def test_an_empty_variable_is_an_unset_one(env):
     env.setenv("CSP_PROFILE", "prod")
     with pytest.raises(SettingsError, match=r"^invalid settings: CSP_LANDING_URI is required in the prod profile$"):
         load_settings()
+
+
+def test_overrides_are_validated_like_the_environment(env):
+    """A run config's location gets the checks of its CSP_* variable; model_copy would skip them."""
+    settings = load_settings()
+    located = settings.with_overrides(landing_uri="s3://raw/firehose/", checkpoint_uri=None)
+    assert (located.landing, located.checkpoint) == ("s3://raw/firehose", settings.checkpoint)
+    assert settings.with_overrides(landing_uri="", checkpoint_uri=None) is settings
+    with pytest.raises(SettingsError) as err:
+        settings.with_overrides(landing_uri="/data/landing")
+    assert str(err.value) == "invalid settings: CSP_LANDING_URI: must be a file:// or s3:// URI, got '/data/landing'"
+    for var, value in {"CSP_PROFILE": "prod", "CSP_LANDING_URI": "s3://raw/f", "CSP_WAREHOUSE_URI": "s3://lake/w",
+                       "CSP_CHECKPOINT_URI": "s3://lake/c", "CSP_CATALOG_URI": "postgresql+psycopg://lake@rds/iceberg",
+                       "CSP_DOCUMENTDB_URI": "mongodb://docdb:27017", "CSP_DOCUMENTDB_TLS_CA_FILE": "/ca.pem",
+                       "CSP_DOCUMENTDB_PASSWORD": "pw-secret"}.items():
+        env.setenv(var, value)
+    prod = load_settings()
+    with pytest.raises(SettingsError) as err:
+        prod.with_overrides(checkpoint_uri="file:///mnt/hdfs/checkpoints")
+    assert str(err.value) == (
+        "invalid settings: CSP_CHECKPOINT_URI must be on S3 in the prod profile, never on cluster storage")
+    moved = prod.with_overrides(checkpoint_uri="s3://lake/rehearsal")
+    assert (moved.checkpoint, moved.profile, moved.documentdb_client_kwargs()["password"]) == (
+        "s3://lake/rehearsal", Profile.PROD, "pw-secret")

@@ -14,9 +14,7 @@ def lake_tables(config: ReconcileConfig) -> LakeTables:
 def landing_zone(settings, config: ReconcileConfig):
     from cs_platform.adapters.landing import LandingZone
 
-    if config.landing_uri:
-        settings = settings.model_copy(update={"landing_uri": config.landing_uri.rstrip("/")})
-    return LandingZone.from_settings(settings)
+    return LandingZone.from_settings(settings.with_overrides(landing_uri=config.landing_uri))
 
 
 def documentdb_writer(documentdb, config: ReconcileConfig) -> DocumentDBWriter:

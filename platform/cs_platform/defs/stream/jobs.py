@@ -41,8 +41,7 @@ class StreamConfig(dg.Config):
 def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, settings: SettingsResource,
                          pyspark: LakeSparkResource, documentdb: DocumentDBResource,
                          emr_serverless: EmrServerlessResource) -> None:
-    overrides = {k: v for k, v in {"landing_uri": config.landing_uri, "checkpoint_uri": config.checkpoint_uri}.items() if v}
-    located = settings.get().model_copy(update=overrides)
+    located = settings.get().with_overrides(landing_uri=config.landing_uri, checkpoint_uri=config.checkpoint_uri)
     if located.compute == EMR_SERVERLESS:
         arguments = stream_job_arguments(
             config.namespace, config.documentdb_database, config.landing_uri, config.checkpoint_uri, config.query_name,
