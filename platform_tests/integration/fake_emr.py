@@ -80,15 +80,18 @@ class FakeEmrServerless:
         return {"applicationId": applicationId, "jobRunId": jobRunId}
 
     def _ship_logs(self, application_id: str, run_id: str, run: dict) -> None:
-        """The driver's stdout to `<group>/applications/<app>/jobs/<run>/SPARK_DRIVER/stdout`, as EMR does."""
+        """The driver's stdout and stderr to `<group>/applications/<app>/jobs/<run>/SPARK_DRIVER/<file>`,
+        as EMR does (Pipes waits a minute for a log stream it expects and does not find)."""
         config = run["params"]["configurationOverrides"]["monitoringConfiguration"]["cloudWatchLoggingConfiguration"]
-        group, stream = config["logGroupName"], f"/applications/{application_id}/jobs/{run_id}/SPARK_DRIVER/stdout"
+        group = config["logGroupName"]
         if not self.logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
             self.logs.create_log_group(logGroupName=group)
-        self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
         now = int(time.time() * 1000)
-        lines = [line for line in (run["dir"] / "stdout").read_text().splitlines() if line]
-        if lines:
-            self.logs.put_log_events(logGroupName=group, logStreamName=stream,
-                                     logEvents=[{"timestamp": now, "message": line} for line in lines])
+        for name in ("stdout", "stderr"):
+            stream = f"/applications/{application_id}/jobs/{run_id}/SPARK_DRIVER/{name}"
+            self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            lines = [line for line in (run["dir"] / name).read_text().splitlines() if line]
+            if lines:
+                self.logs.put_log_events(logGroupName=group, logStreamName=stream,
+                                         logEvents=[{"timestamp": now, "message": line} for line in lines])
         run["shipped"] = True

@@ -60,6 +60,11 @@ class StepResult:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "StepResult":
+        """The inverse of :meth:`as_dict` (a step run on EMR Serverless reports it as JSON)."""
+        return cls(**data)
+
 
 class Maintainer:
     """Runs the maintenance steps of one table with a Spark session and a PyIceberg catalog."""

@@ -63,8 +63,11 @@ def test_cs_stream_runs_on_emr_serverless_and_reports_its_hours_through_pipes(em
     assert request["tags"]["dagster/run-id"] == result.run_id
 
 
-def test_a_failed_emr_job_fails_the_step_with_emrs_reason_and_its_driver_log(emr):
-    result = run_job(emr, landing_uri="ftp://archive/firehose")
+def test_a_failed_emr_job_fails_the_step_with_emrs_reason_and_its_driver_log(emr, monkeypatch):
+    # A setting that only the job's environment on EMR holds (the op checks its own before submitting)
+    monkeypatch.setenv("CSP_EMR_SPARK_SUBMIT_PARAMETERS",
+                       "--conf spark.emr-serverless.driverEnv.CSP_STREAM_TRIGGER_SECONDS=0")
+    result = run_job(emr)
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -73,6 +76,7 @@ def test_a_failed_emr_job_fails_the_step_with_emrs_reason_and_its_driver_log(emr
     assert data.user_failure_data.description.startswith(
         f"EMR Serverless job run {run_id} (stream_job.py) failed: ")
     # EMR's reason (here, the tail of the driver's stderr) names the bad setting
-    assert "CSP_LANDING_URI: must be a file:// or s3:// URI, got 'ftp://archive/firehose'" in data.user_failure_data.description
+    assert ("invalid settings: CSP_STREAM_TRIGGER_SECONDS: Input should be greater than or equal to 1"
+            in data.user_failure_data.description)
     assert data.user_failure_data.metadata["driver_log"].value == (
         f"/cs/emr/applications/00fcsapp/jobs/{run_id}/SPARK_DRIVER/stderr")

@@ -102,3 +102,22 @@ def test_a_driver_started_by_spark_submit_keeps_the_clusters_master_memory_and_j
     conf = spark_conf(load_settings())
     assert {"spark.master", "spark.driver.memory", "spark.jars", "spark.jars.packages"}.isdisjoint(conf)
     assert conf["spark.sql.extensions"] == "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+
+
+def test_a_maintenance_step_travels_to_its_emr_entry_point_unchanged(capsys):
+    from dataclasses import asdict
+
+    from cs_platform.lakehouse.maintenance import MaintenanceTarget, StepResult
+    from cs_platform.remote.maintenance_job import maintenance_job_arguments, parse_args
+
+    target = asdict(MaintenanceTarget("lake.cs.events", "2026-11-27T03:30:00+00:00", True, {"retain_last_snapshots": 5}))
+    arguments = maintenance_job_arguments(target, "expire_snapshots")
+    assert arguments == ["--target", '{"dry_run":true,"now":"2026-11-27T03:30:00+00:00","overrides":'
+                                     '{"retain_last_snapshots":5},"table":"lake.cs.events"}', "--step", "expire_snapshots"]
+    parsed = parse_args(arguments)
+    assert (parsed.target, parsed.step) == (target, "expire_snapshots")
+    result = StepResult("lake.cs.events", "expire_snapshots", "dry_run", outcome={"expired": 3}, before={"snapshots": 9})
+    assert StepResult.from_dict(result.as_dict()) == result
+    with pytest.raises(SystemExit):
+        parse_args(["--target", "{}", "--step", "vacuum"])
+    assert "argument --step: invalid choice: 'vacuum'" in capsys.readouterr().err

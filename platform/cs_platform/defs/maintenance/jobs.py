@@ -1,16 +1,19 @@
 """The maintenance job: per table, the five Iceberg maintenance steps in order, each an op that
 reports the table's health before and after as output metadata and as an observation of the
-table's lake asset."""
+table's lake asset. With CSP_COMPUTE=emr-serverless each step runs on EMR Serverless
+(`cs_platform.remote.maintenance_job`, one job run per step) and its result comes back through Pipes."""
 
 from dataclasses import asdict
 
 import dagster as dg
 from pydantic import Field
 
-from cs_platform.defs.resources import IcebergCatalogResource, LakeSparkResource
-from cs_platform.lakehouse.maintenance import STEPS, MaintenanceTarget, plan
+from cs_platform.defs.resources import EmrServerlessResource, IcebergCatalogResource, LakeSparkResource, SettingsResource
+from cs_platform.lakehouse.maintenance import STEPS, MaintenanceTarget, StepResult, plan
 from cs_platform.lakehouse.policy import KNOWN_TABLES
 from cs_platform.lakehouse.table_ops import TableRef
+from cs_platform.remote.maintenance_job import STEP_RESULT, maintenance_job_arguments
+from cs_platform.settings import EMR_SERVERLESS
 
 
 class MaintenanceConfig(dg.Config):
@@ -48,9 +51,18 @@ def plan_tables(context: dg.OpExecutionContext, config: MaintenanceConfig, icebe
 def _step_op(step: str) -> dg.OpDefinition:
     @dg.op(name=step, description=f"Iceberg `{step}` on one table, with before/after health.")
     def run_step(context: dg.OpExecutionContext, target: dict, pyspark: LakeSparkResource,
-                 iceberg: IcebergCatalogResource) -> dict:
+                 iceberg: IcebergCatalogResource, settings: SettingsResource,
+                 emr_serverless: EmrServerlessResource) -> dict:
         maintenance = MaintenanceTarget(**target)
-        result = maintenance.maintainer(pyspark.spark_session, iceberg.catalog()).run_step(step)
+        current = settings.get()
+        if current.compute == EMR_SERVERLESS:  # the same step, run by maintenance_job.py on EMR
+            messages = emr_serverless.run(context, current, "maintenance_job.py", maintenance_job_arguments(target, step))
+            reported = [m[STEP_RESULT] for m in messages if STEP_RESULT in m]
+            if len(reported) != 1:
+                raise dg.Failure(f"the EMR job of {step} on {maintenance.table} reported {len(reported)} results, not 1")
+            result = StepResult.from_dict(reported[0])
+        else:
+            result = maintenance.maintainer(pyspark.spark_session, iceberg.catalog()).run_step(step)
         metadata = result.metadata()
         context.log_event(dg.AssetObservation(asset_key=lake_asset_key(maintenance.table), metadata=metadata))
         context.add_output_metadata(metadata)
