@@ -90,7 +90,8 @@ class DocumentDBWriter:
         return cls(lambda: pymongo.MongoClient(settings.documentdb, **settings.documentdb_client_kwargs()),
                    database=database, **kwargs)
 
-    def _collection(self):
+    def target(self):
+        """The pymongo collection this writer writes (a repair re-checks it after writing)."""
         if self._client is None:
             self._client = self.client_factory()
         return self._client[self.database][self.collection]
@@ -115,7 +116,7 @@ class DocumentDBWriter:
         from pymongo.errors import BulkWriteError
 
         total = WriteStats()
-        collection = self._collection()
+        collection = self.target()
         for number, chunk in enumerate(_chunks(documents, self.chunk_size)):
             ops = []
             for ticket_id, values in chunk:

@@ -215,3 +215,32 @@ def reproject_hours(spark, tables: LakeTables, documentdb_writer, hours: Iterabl
     for hour in hours:
         written += documentdb_writer.reproject(projected_tickets(spark, tables, hour)).operations
     return written
+
+
+@dataclass(frozen=True)
+class HourReprojection:
+    """One reprojected hour: the documents rewritten from the lake, then its documents check.
+    JSON-able through ``as_dict`` / ``from_dict`` (a remote reproject sends it back to Dagster)."""
+
+    hour: dt.datetime
+    written: int
+    documents: rules.Discrepancies
+
+    @property
+    def ok(self) -> bool:
+        return self.documents.ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hour": format_hour(self.hour), "written": self.written, "documents": asdict(self.documents)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "HourReprojection":
+        return cls(parse_hour(data["hour"]), int(data["written"]), rules.Discrepancies(**data["documents"]))
+
+
+def reproject_and_recheck(spark, tables: LakeTables, documentdb_writer,
+                          hours: Sequence[dt.datetime]) -> list[HourReprojection]:
+    """Reproject each hour, then compare its touched tickets' documents with the lake again."""
+    return [HourReprojection(hour, reproject_hours(spark, tables, documentdb_writer, [hour]),
+                             reconcile_documents(spark, tables, documentdb_writer.target(), hour))
+            for hour in hours]

@@ -43,3 +43,34 @@ def test_backfill_on_emr_serverless_repairs_the_hour_and_reports_its_checks(spar
     assert request["jobDriver"]["sparkSubmit"]["entryPointArguments"] == [
         "--hours", "2026-11-26T10", "--namespace", lake.namespace, "--database", lake.database]
     assert_unchanged(before, snapshot(spark, lake, mongo_client), reinserted_events={"e05", "e07"})
+
+
+def test_reproject_on_emr_serverless_rewrites_the_hours_documents_and_reports_its_check(spark, lake, mongo_client,
+                                                                                          emr_compute):
+    before = snapshot(spark, lake, mongo_client)
+    collection = mongo_client[lake.database]["tickets"]
+    collection.update_one({"_id": "T3"}, {"$set": {"priority": "low", "agent_id": "intruder"}})
+    collection.delete_one({"_id": "T2"})
+    defs = dg.Definitions(assets=[dg.AssetSpec(key, partitions_def=landing_hours) for key in STREAMED],
+                          asset_checks=list(checks.consistency_checks), jobs=[jobs.reproject_job],
+                          resources=emr_compute.resources)
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = defs.resolve_job_def("reproject").execute_in_process(
+        instance=instance, partition_key=H10_KEY, raise_on_error=False,
+        run_config={"ops": {"reproject_landing_hours": {"config": {"namespace": lake.namespace,
+                                                                   "documentdb_database": lake.database}}}})
+
+    assert result.success, emr_compute.fake.stderr()
+    [entry] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    evaluation = entry.dagster_event.event_specific_data
+    assert (evaluation.check_name, evaluation.passed, evaluation.partition) == ("documentdb_matches_lake", True, H10_KEY)
+    assert evaluation.metadata["total_discrepancies"].value == 0
+    [materialization] = result.asset_materializations_for_node("reproject_landing_hours")
+    assert (materialization.asset_key, materialization.partition) == (STREAMED[3], H10_KEY)
+    assert materialization.metadata["reprojected_documents"].value == 3
+    [request] = emr_compute.fake.requests
+    assert request["jobDriver"]["sparkSubmit"]["entryPoint"] == "s3://cs-code/cs/v1/repair_job.py"
+    assert request["jobDriver"]["sparkSubmit"]["entryPointArguments"] == [
+        "--hours", "2026-11-26T10", "--namespace", lake.namespace, "--database", lake.database, "--repair", "reproject"]
+    assert_unchanged(before, snapshot(spark, lake, mongo_client))

@@ -6,8 +6,8 @@ repair, `csp backfill --hour`) or a range in a single run (range tags / UI backf
 through `context.partition_keys`. After repairing an hour each run reports the hour's
 materializations and re-evaluates the hour's checks, so the check history shows fail -> repair -> pass.
 Both write what the stream writes, so they never run beside it (pool `cs_stream`, checkpoint lock).
-With CSP_COMPUTE=emr-serverless a backfill runs on EMR Serverless (`cs_platform.remote.repair_job`)
-and sends each hour's outcome back through Pipes; the events it reports are the same.
+With CSP_COMPUTE=emr-serverless both run on EMR Serverless (`cs_platform.remote.repair_job`) and
+send each hour's outcome back through Pipes; the events they report are the same.
 """
 
 
@@ -27,14 +27,13 @@ from cs_platform.defs.reconcile.checks import (
 from cs_platform.defs.reconcile.context import (
     check_metadata,
     documentdb_writer,
-    documents_collection,
     lake_tables,
     landing_zone,
 )
 from cs_platform.defs.resources import DocumentDBResource, EmrServerlessResource, LakeSparkResource, SettingsResource
 from cs_platform.defs.stream.jobs import POOL
 from cs_platform.lakehouse import reconciliation as recon
-from cs_platform.remote.repair_job import HOUR_REPAIR, repair_job_arguments
+from cs_platform.remote.repair_job import HOUR_REPAIR, HOUR_REPROJECTION, REPROJECT, repair_job_arguments
 from cs_platform.settings import EMR_SERVERLESS
 from cs_platform.streaming.lock import CheckpointBusy
 from cs_platform.streaming.query import writer_lock
@@ -93,20 +92,26 @@ def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConf
 
 @dg.op(pool=POOL, description="Rewrite the DocumentDB documents of the run's hours from lake.cs.tickets, then re-check.")
 def reproject_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
-                            settings: SettingsResource, documentdb: DocumentDBResource) -> None:
-    spark, tables = pyspark.spark_session, lake_tables(config)
-    unrepaired = []
-    for key in context.partition_keys:
-        hour = recon.hour_of_partition_key(key)
-        with _beside_no_stream(settings, "reproject"):
-            written = recon.reproject_hours(spark, tables, documentdb_writer(documentdb, config), [hour])
-        context.log_event(dg.AssetMaterialization(asset_key=DOCUMENTS, partition=key,
-                                                  metadata={"reprojected_documents": written}))
-        found = recon.reconcile_documents(spark, tables, documents_collection(documentdb, config), hour)
-        context.log_event(_evaluation(DOCUMENTS, DOCUMENTDB_MATCHES_LAKE, found, config, hour,
+                            settings: SettingsResource, documentdb: DocumentDBResource,
+                            emr_serverless: EmrServerlessResource) -> None:
+    hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
+    current = settings.get()
+    with _beside_no_stream(settings, "reproject"):
+        if current.compute == EMR_SERVERLESS:  # the same function, run by repair_job.py on EMR
+            messages = emr_serverless.run(context, current, "repair_job.py",
+                                          repair_job_arguments(hours, **config.as_run_config(), repair=REPROJECT))
+            done = [recon.HourReprojection.from_dict(m[HOUR_REPROJECTION]) for m in messages if HOUR_REPROJECTION in m]
+        else:
+            done = recon.reproject_and_recheck(pyspark.spark_session, lake_tables(config),
+                                               documentdb_writer(documentdb, config), hours)
+    for hour in done:
+        context.log_event(dg.AssetMaterialization(asset_key=DOCUMENTS, partition=partition_key_of(hour.hour),
+                                                  metadata={"reprojected_documents": hour.written}))
+        context.log_event(_evaluation(DOCUMENTS, DOCUMENTDB_MATCHES_LAKE, hour.documents, config, hour.hour,
                                       dg.AssetCheckSeverity.WARN))
-        if not found.ok:
-            unrepaired.append(key)
+    unrepaired = [recon.format_hour(h.hour) for h in done if not h.ok]
+    if len(done) != len(hours):
+        raise dg.Failure(f"the reproject reported {len(done)} of {len(hours)} hours")
     if unrepaired:
         raise dg.Failure(f"documents still differ from the lake after reprojecting: {', '.join(unrepaired)}")
 
