@@ -231,7 +231,7 @@ class Settings(BaseSettings):
     def with_overrides(self, **overrides: Any) -> "Settings":
         """These settings with some replaced, validated as the environment is (``model_copy`` is
         not): a run config's location gets the same checks as ``CSP_*``. None or empty: no override."""
-        given = {k: v for k, v in overrides.items() if v is not None and v != ""}
+        given = _given(overrides)
         if not given:
             return self
         try:
@@ -261,9 +261,14 @@ def load_settings(**overrides: Any) -> Settings:
     An override that is None or empty is no override (as an empty variable is an unset one), so
     optional command-line options can be passed as they are."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None and v != ""})
+        return Settings(**_given(overrides))
     except ValidationError as exc:
         raise _settings_error(exc) from None
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides that override: None or empty is no override (an empty variable is an unset one)."""
+    return {k: v for k, v in overrides.items() if v is not None and v != ""}
 
 
 def _settings_error(exc: ValidationError) -> SettingsError:
