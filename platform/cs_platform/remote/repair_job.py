@@ -13,6 +13,7 @@ import datetime as dt
 HOUR_REPAIR = "backfill.hour"  # key of the custom message sent per backfilled hour
 HOUR_REPROJECTION = "reproject.hour"  # ... per reprojected hour
 BACKFILL, REPROJECT = "backfill", "reproject"
+MESSAGE_KEYS = {BACKFILL: HOUR_REPAIR, REPROJECT: HOUR_REPROJECTION}
 
 
 def repair_job_arguments(hours: list[dt.datetime], namespace: str, documentdb_database: str,
@@ -53,11 +54,11 @@ def main(argv: list[str] | None = None) -> None:
         spark = build_spark_session(settings, app_name=f"csp-{args.repair}")
         tables, writer = LakeTables(namespace=args.namespace), DocumentDBWriter.from_settings(settings, database=args.database)
         if args.repair == REPROJECT:
-            done, key = reproject_and_recheck(spark, tables, writer, hours), HOUR_REPROJECTION
+            done = reproject_and_recheck(spark, tables, writer, hours)
         else:
-            done, key = backfill_and_recheck(spark, tables, LandingZone.from_settings(settings), writer, hours), HOUR_REPAIR
+            done = backfill_and_recheck(spark, tables, LandingZone.from_settings(settings), writer, hours)
         for hour in done:
-            pipes.report_custom_message({key: hour.as_dict()})
+            pipes.report_custom_message({MESSAGE_KEYS[args.repair]: hour.as_dict()})
         pipes.log.info(f"{args.repair} {args.hours}: reconciled={all(h.ok for h in done)}")
 
 

@@ -14,19 +14,24 @@ from platform_tests.integration.reconcile.snapshots import assert_unchanged, sna
 H10_KEY = "2026-11-26-10:00"
 
 
+def run_hour_10(job, lake, emr_compute) -> tuple[dg.ExecuteInProcessResult, dg.DagsterInstance]:
+    """Run a repair job on partition H10 with this test's namespace and database, on the fake EMR."""
+    defs = dg.Definitions(assets=[dg.AssetSpec(key, partitions_def=landing_hours) for key in STREAMED],
+                          asset_checks=list(checks.consistency_checks), jobs=[job], resources=emr_compute.resources)
+    instance = dg.DagsterInstance.ephemeral()
+    [op] = job.graph.node_names()
+    result = defs.resolve_job_def(job.name).execute_in_process(
+        instance=instance, partition_key=H10_KEY, raise_on_error=False,
+        run_config={"ops": {op: {"config": {"namespace": lake.namespace, "documentdb_database": lake.database}}}})
+    return result, instance
+
+
 def test_backfill_on_emr_serverless_repairs_the_hour_and_reports_its_checks(spark, lake, mongo_client, emr_compute):
     before = snapshot(spark, lake, mongo_client)
     spark.sql(f"DELETE FROM {lake.tables.events} WHERE event_id IN ('e05', 'e07')")
-    defs = dg.Definitions(assets=[dg.AssetSpec(key, partitions_def=landing_hours) for key in STREAMED],
-                          asset_checks=list(checks.consistency_checks), jobs=[jobs.backfill_job],
-                          resources=emr_compute.resources)
     config = ReconcileConfig(namespace=lake.namespace, documentdb_database=lake.database)
-    instance = dg.DagsterInstance.ephemeral()
 
-    result = defs.resolve_job_def("backfill").execute_in_process(
-        instance=instance, partition_key=H10_KEY, raise_on_error=False,
-        run_config={"ops": {"backfill_landing_hours": {"config": {"namespace": lake.namespace,
-                                                                  "documentdb_database": lake.database}}}})
+    result, instance = run_hour_10(jobs.backfill_job, lake, emr_compute)
 
     assert result.success, emr_compute.fake.stderr()
     entries = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
@@ -51,15 +56,8 @@ def test_reproject_on_emr_serverless_rewrites_the_hours_documents_and_reports_it
     collection = mongo_client[lake.database]["tickets"]
     collection.update_one({"_id": "T3"}, {"$set": {"priority": "low", "agent_id": "intruder"}})
     collection.delete_one({"_id": "T2"})
-    defs = dg.Definitions(assets=[dg.AssetSpec(key, partitions_def=landing_hours) for key in STREAMED],
-                          asset_checks=list(checks.consistency_checks), jobs=[jobs.reproject_job],
-                          resources=emr_compute.resources)
-    instance = dg.DagsterInstance.ephemeral()
 
-    result = defs.resolve_job_def("reproject").execute_in_process(
-        instance=instance, partition_key=H10_KEY, raise_on_error=False,
-        run_config={"ops": {"reproject_landing_hours": {"config": {"namespace": lake.namespace,
-                                                                   "documentdb_database": lake.database}}}})
+    result, instance = run_hour_10(jobs.reproject_job, lake, emr_compute)
 
     assert result.success, emr_compute.fake.stderr()
     [entry] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)

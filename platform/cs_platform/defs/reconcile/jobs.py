@@ -13,6 +13,7 @@ send each hour's outcome back through Pipes; the events they report are the same
 
 import datetime as dt
 from contextlib import contextmanager
+from typing import Callable
 
 import dagster as dg
 
@@ -33,8 +34,8 @@ from cs_platform.defs.reconcile.context import (
 from cs_platform.defs.resources import DocumentDBResource, EmrServerlessResource, LakeSparkResource, SettingsResource
 from cs_platform.defs.stream.jobs import POOL
 from cs_platform.lakehouse import reconciliation as recon
-from cs_platform.remote.repair_job import HOUR_REPAIR, HOUR_REPROJECTION, REPROJECT, repair_job_arguments
-from cs_platform.settings import EMR_SERVERLESS
+from cs_platform.remote.repair_job import BACKFILL, MESSAGE_KEYS, REPROJECT, repair_job_arguments
+from cs_platform.settings import EMR_SERVERLESS, Settings
 from cs_platform.streaming.lock import CheckpointBusy
 from cs_platform.streaming.query import writer_lock
 
@@ -58,21 +59,39 @@ def _evaluation(asset, check_name, found, config, hour, severity) -> dg.AssetChe
                                    metadata=check_metadata(found, config, recon.format_hour(hour)))
 
 
+_OUTCOMES = {BACKFILL: recon.HourRepair, REPROJECT: recon.HourReprojection}  # what a repair reports per hour
+
+
+def _repair(context, repair: str, hours: list[dt.datetime], config: ReconcileConfig, settings: SettingsResource,
+            emr_serverless: EmrServerlessResource, here: Callable[[Settings], list]) -> list:
+    """Each hour's outcome of `repair`, run beside no stream: by repair_job.py on EMR Serverless
+    (CSP_COMPUTE=emr-serverless, the same function) or by `here` in this process."""
+    current = settings.get()
+    with _beside_no_stream(settings, repair):
+        if current.compute == EMR_SERVERLESS:
+            messages = emr_serverless.run(context, current, "repair_job.py",
+                                          repair_job_arguments(hours, **config.as_run_config(), repair=repair))
+            key = MESSAGE_KEYS[repair]
+            outcomes = [_OUTCOMES[repair].from_dict(m[key]) for m in messages if key in m]
+        else:
+            outcomes = here(current)
+    return outcomes
+
+
+def _every_hour_reported(repair: str, outcomes: list, hours: list[dt.datetime]) -> None:
+    """After reporting what came back: a repair that reports fewer hours than it was given fails."""
+    if len(outcomes) != len(hours):
+        raise dg.Failure(f"the {repair} reported {len(outcomes)} of {len(hours)} hours")
+
+
 @dg.op(pool=POOL, description="Backfill exactly the run's landing hours from the raw archive, then re-run their checks.")
 def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
                            settings: SettingsResource, documentdb: DocumentDBResource,
                            emr_serverless: EmrServerlessResource) -> None:
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
-    current = settings.get()
-    with _beside_no_stream(settings, "backfill"):
-        if current.compute == EMR_SERVERLESS:  # the same function, run by repair_job.py on EMR
-            messages = emr_serverless.run(context, current, "repair_job.py",
-                                          repair_job_arguments(hours, **config.as_run_config()))
-            repairs = [recon.HourRepair.from_dict(m[HOUR_REPAIR]) for m in messages if HOUR_REPAIR in m]
-        else:
-            repairs = recon.backfill_and_recheck(pyspark.spark_session, lake_tables(config),
-                                                 landing_zone(current, config),
-                                                 documentdb_writer(documentdb, config), hours)
+    repairs = _repair(context, BACKFILL, hours, config, settings, emr_serverless, lambda current: recon.backfill_and_recheck(
+        pyspark.spark_session, lake_tables(config), landing_zone(current, config), documentdb_writer(documentdb, config),
+        hours))
     for repair in repairs:
         for asset in STREAMED:
             context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(repair.hour),
@@ -82,9 +101,8 @@ def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConf
         context.log_event(_evaluation(TICKETS, TICKETS_MATCH_EVENTS, repair.tickets, config, repair.hour,
                                       dg.AssetCheckSeverity.ERROR))
         context.log.info(f"backfilled {recon.format_hour(repair.hour)}: {repair.figures}; reconciled={repair.ok}")
+    _every_hour_reported(BACKFILL, repairs, hours)
     unrepaired = [recon.format_hour(r.hour) for r in repairs if not r.ok]
-    if len(repairs) != len(hours):
-        raise dg.Failure(f"the backfill reported {len(repairs)} of {len(hours)} hours")
     if unrepaired:
         raise dg.Failure(f"hours still inconsistent after backfill: {', '.join(unrepaired)} "
                          "(see the reconciles_with_raw / tickets_match_events results of these partitions)")
@@ -95,23 +113,15 @@ def reproject_landing_hours(context: dg.OpExecutionContext, config: ReconcileCon
                             settings: SettingsResource, documentdb: DocumentDBResource,
                             emr_serverless: EmrServerlessResource) -> None:
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
-    current = settings.get()
-    with _beside_no_stream(settings, "reproject"):
-        if current.compute == EMR_SERVERLESS:  # the same function, run by repair_job.py on EMR
-            messages = emr_serverless.run(context, current, "repair_job.py",
-                                          repair_job_arguments(hours, **config.as_run_config(), repair=REPROJECT))
-            done = [recon.HourReprojection.from_dict(m[HOUR_REPROJECTION]) for m in messages if HOUR_REPROJECTION in m]
-        else:
-            done = recon.reproject_and_recheck(pyspark.spark_session, lake_tables(config),
-                                               documentdb_writer(documentdb, config), hours)
+    done = _repair(context, REPROJECT, hours, config, settings, emr_serverless, lambda _: recon.reproject_and_recheck(
+        pyspark.spark_session, lake_tables(config), documentdb_writer(documentdb, config), hours))
     for hour in done:
         context.log_event(dg.AssetMaterialization(asset_key=DOCUMENTS, partition=partition_key_of(hour.hour),
                                                   metadata={"reprojected_documents": hour.written}))
         context.log_event(_evaluation(DOCUMENTS, DOCUMENTDB_MATCHES_LAKE, hour.documents, config, hour.hour,
                                       dg.AssetCheckSeverity.WARN))
+    _every_hour_reported(REPROJECT, done, hours)
     unrepaired = [recon.format_hour(h.hour) for h in done if not h.ok]
-    if len(done) != len(hours):
-        raise dg.Failure(f"the reproject reported {len(done)} of {len(hours)} hours")
     if unrepaired:
         raise dg.Failure(f"documents still differ from the lake after reprojecting: {', '.join(unrepaired)}")
 
