@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings(landing_uri=args.landing_uri)
         hours = [parse_hour(text) for text in args.hours.split(",")]
         spark = build_spark_session(settings, app_name=f"csp-{args.repair}")
-        tables, writer = LakeTables(namespace=args.namespace), DocumentDBWriter.from_settings(settings, database=args.database)
+        tables = LakeTables(namespace=args.namespace)
+        writer = DocumentDBWriter.from_settings(settings, database=args.database)
         if args.repair == REPROJECT:
             done = reproject_and_recheck(spark, tables, writer, hours)
         else:

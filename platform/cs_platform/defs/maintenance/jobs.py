@@ -8,7 +8,12 @@ from dataclasses import asdict
 import dagster as dg
 from pydantic import Field
 
-from cs_platform.defs.resources import EmrServerlessResource, IcebergCatalogResource, LakeSparkResource, SettingsResource
+from cs_platform.defs.resources import (
+    EmrServerlessResource,
+    IcebergCatalogResource,
+    LakeSparkResource,
+    SettingsResource,
+)
 from cs_platform.lakehouse.maintenance import STEPS, MaintenanceTarget, StepResult, plan
 from cs_platform.lakehouse.policy import KNOWN_TABLES
 from cs_platform.lakehouse.table_ops import TableRef
@@ -56,10 +61,12 @@ def _step_op(step: str) -> dg.OpDefinition:
         maintenance = MaintenanceTarget(**target)
         current = settings.get()
         if current.compute == EMR_SERVERLESS:  # the same step, run by maintenance_job.py on EMR
-            messages = emr_serverless.run(context, current, "maintenance_job.py", maintenance_job_arguments(target, step))
+            messages = emr_serverless.run(context, current, "maintenance_job.py",
+                                          maintenance_job_arguments(target, step))
             reported = [m[STEP_RESULT] for m in messages if STEP_RESULT in m]
             if len(reported) != 1:
-                raise dg.Failure(f"the EMR job of {step} on {maintenance.table} reported {len(reported)} results, not 1")
+                raise dg.Failure(
+                    f"the EMR job of {step} on {maintenance.table} reported {len(reported)} results, not 1")
             result = StepResult.from_dict(reported[0])
         else:
             result = maintenance.maintainer(pyspark.spark_session, iceberg.catalog()).run_step(step)

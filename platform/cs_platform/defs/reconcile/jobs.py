@@ -89,9 +89,10 @@ def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConf
                            settings: SettingsResource, documentdb: DocumentDBResource,
                            emr_serverless: EmrServerlessResource) -> None:
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
-    repairs = _repair(context, BACKFILL, hours, config, settings, emr_serverless, lambda current: recon.backfill_and_recheck(
-        pyspark.spark_session, lake_tables(config), landing_zone(current, config), documentdb_writer(documentdb, config),
-        hours))
+    repairs = _repair(context, BACKFILL, hours, config, settings, emr_serverless,
+                      lambda current: recon.backfill_and_recheck(pyspark.spark_session, lake_tables(config),
+                                                                 landing_zone(current, config),
+                                                                 documentdb_writer(documentdb, config), hours))
     for repair in repairs:
         for asset in STREAMED:
             context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(repair.hour),
