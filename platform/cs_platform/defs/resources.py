@@ -87,9 +87,10 @@ class EmrServerlessResource(dg.ConfigurableResource):
 
         return boto3.client("emr-serverless", endpoint_url=self.endpoint_url)
 
-    def run(self, context, settings: Settings, entry_point: str, arguments: list[str]) -> list[Any]:
-        """Run the entry point to completion; return its custom messages. A failed job fails the
-        step with EMR's reason and where its driver log is (Pipes alone says only "job failed")."""
+    def run(self, context, settings: Settings, entry_point: str, arguments: list[str], key: str) -> list[Any]:
+        """Run the entry point to completion; return what its custom messages carry under `key`. A
+        failed job fails the step with EMR's reason and where its driver log is (Pipes alone says
+        only "job failed")."""
         import boto3
         from dagster_aws.pipes import PipesCloudWatchMessageReader, PipesEMRServerlessClient
 
@@ -102,7 +103,7 @@ class EmrServerlessResource(dg.ConfigurableResource):
         params = job_run_params(settings, entry_point, arguments, name=f"{context.job_name}-{context.run_id[:8]}",
                                 environ=os.environ)
         try:
-            return list(pipes.run(context=context, start_job_run_params=params).get_custom_messages())
+            messages = pipes.run(context=context, start_job_run_params=params).get_custom_messages()
         except RuntimeError:
             if emr.started is None:
                 raise
@@ -113,6 +114,15 @@ class EmrServerlessResource(dg.ConfigurableResource):
             reason = job.get("stateDetails", "").strip() or job["state"]
             raise dg.Failure(description=f"EMR Serverless job run {run_id} ({entry_point}) failed: {reason}",
                              metadata={"driver_log": driver_log(settings, app, run_id)}) from None
+        return [message[key] for message in messages if key in message]
+
+    def run_for_one(self, context, settings: Settings, entry_point: str, arguments: list[str], key: str,
+                    what: str) -> Any:
+        """:meth:`run` for a job that reports exactly one result under `key` (`what` names it in the failure)."""
+        reported = self.run(context, settings, entry_point, arguments, key)
+        if len(reported) != 1:
+            raise dg.Failure(f"the EMR job of {what} reported {len(reported)} results, not 1")
+        return reported[0]
 
 
 class _Started:

@@ -61,13 +61,9 @@ def _step_op(step: str) -> dg.OpDefinition:
         maintenance = MaintenanceTarget(**target)
         current = settings.get()
         if current.compute == EMR_SERVERLESS:  # the same step, run by maintenance_job.py on EMR
-            messages = emr_serverless.run(context, current, "maintenance_job.py",
-                                          maintenance_job_arguments(target, step))
-            reported = [m[STEP_RESULT] for m in messages if STEP_RESULT in m]
-            if len(reported) != 1:
-                raise dg.Failure(
-                    f"the EMR job of {step} on {maintenance.table} reported {len(reported)} results, not 1")
-            result = StepResult.from_dict(reported[0])
+            result = StepResult.from_dict(emr_serverless.run_for_one(
+                context, current, "maintenance_job.py", maintenance_job_arguments(target, step), STEP_RESULT,
+                f"{step} on {maintenance.table}"))
         else:
             result = maintenance.maintainer(pyspark.spark_session, iceberg.catalog()).run_step(step)
         metadata = result.metadata()

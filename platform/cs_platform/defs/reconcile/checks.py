@@ -58,12 +58,10 @@ def _reconciled(context: dg.AssetCheckExecutionContext, reconciliation: str, hou
     current = settings.get()
     if current.compute != EMR_SERVERLESS:
         return here(current)
-    messages = emr_serverless.run(context.op_execution_context, current, "check_job.py",
-                                  check_job_arguments(reconciliation, hour, **config.as_run_config()))
-    found = [m[DISCREPANCIES] for m in messages if DISCREPANCIES in m]
-    if len(found) != 1:
-        raise dg.Failure(f"the EMR job of the {reconciliation} check reported {len(found)} results, not 1")
-    return Discrepancies(**found[0])
+    found = emr_serverless.run_for_one(context.op_execution_context, current, "check_job.py",
+                                       check_job_arguments(reconciliation, hour, **config.as_run_config()),
+                                       DISCREPANCIES, f"the {reconciliation} check")
+    return Discrepancies(**found)
 
 
 @dg.asset_check(asset=EVENTS, name=RECONCILES_WITH_RAW, blocking=True, partitions_def=landing_hours,

@@ -69,10 +69,10 @@ def _repair(context, repair: str, hours: list[dt.datetime], config: ReconcileCon
     current = settings.get()
     with _beside_no_stream(settings, repair):
         if current.compute == EMR_SERVERLESS:
-            messages = emr_serverless.run(context, current, "repair_job.py",
-                                          repair_job_arguments(hours, **config.as_run_config(), repair=repair))
-            key = MESSAGE_KEYS[repair]
-            outcomes = [_OUTCOMES[repair].from_dict(m[key]) for m in messages if key in m]
+            reported = emr_serverless.run(context, current, "repair_job.py",
+                                          repair_job_arguments(hours, **config.as_run_config(), repair=repair),
+                                          MESSAGE_KEYS[repair])
+            outcomes = [_OUTCOMES[repair].from_dict(outcome) for outcome in reported]
         else:
             outcomes = here(current)
     return outcomes

@@ -46,8 +46,7 @@ def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, s
         arguments = stream_job_arguments(
             config.namespace, config.documentdb_database, config.landing_uri, config.checkpoint_uri, config.query_name,
             config.max_files_per_trigger, config.lock_wait_seconds)
-        messages = emr_serverless.run(context, located, "stream_job.py", arguments)
-        entries = [message[BATCH] for message in messages if BATCH in message]
+        entries = emr_serverless.run(context, located, "stream_job.py", arguments, BATCH)
     else:
         entries = start_stream(
             pyspark.spark_session, located, once=True, tables=LakeTables(namespace=config.namespace),
