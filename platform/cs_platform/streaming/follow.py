@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass, field, replace
 
 from cs_platform.streaming.checkpoint import committed_batches, unprocessed_files
-from cs_platform.streaming.lock import holder, lock_path
+from cs_platform.streaming.lock import checkpoint_holder
 from cs_platform.streaming.metadata import hour_metadata
-from cs_platform.streaming.progress import progress_log_path, read_progress
+from cs_platform.streaming.progress import progress_log
 
 
 RETRY_BASE_SECONDS = 120    # a failed run's backlog is requested again after 2, 4, 8 ... minutes
@@ -19,16 +19,19 @@ RETRY_MAX_SECONDS = 3600
 
 @dataclass
 class FollowCursor:
-    progress_lines: int = 0        # progress-log lines already looked at
+    progress: int | str | None = None  # position in the progress log: lines read (local), last key read (S3)
     requested: str | None = None   # run key of the last availableNow request for a new backlog
     retries: int = 0               # requests of that backlog again after its run failed
 
     @classmethod
     def parse(cls, text: str | None) -> "FollowCursor":
-        return cls(**json.loads(text)) if text else cls()
+        data = json.loads(text) if text else {}
+        if "progress_lines" in data:  # a cursor written before S3 progress logs
+            data["progress"] = data.pop("progress_lines")
+        return cls(**data)
 
     def dump(self) -> str:
-        return json.dumps({"progress_lines": self.progress_lines, "requested": self.requested,
+        return json.dumps({"progress": self.progress, "requested": self.requested,
                            "retries": self.retries}, sort_keys=True)
 
     @property
@@ -50,12 +53,11 @@ class Observation:
 
 def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
     checkpoint = f"{settings.checkpoint}/{query_name}"
-    entries = read_progress(progress_log_path(settings, query_name))
-    start = cursor.progress_lines if cursor.progress_lines <= len(entries) else 0  # a truncated log restarts
+    entries, position = progress_log(settings, query_name).read(cursor.progress)
     committed = set(committed_batches(checkpoint, settings))
-    fresh = [e for e in entries[start:] if not e.get("dagster_run_id") and e.get("batch_id") in committed]
-    obs = Observation(cursor=replace(cursor, progress_lines=len(entries)),
-                      runless=hour_metadata(fresh), running=holder(lock_path(settings, query_name)))
+    fresh = [e for e in entries if not e.get("dagster_run_id") and e.get("batch_id") in committed]
+    obs = Observation(cursor=replace(cursor, progress=position),
+                      runless=hour_metadata(fresh), running=checkpoint_holder(settings, query_name))
     if obs.running is not None:  # a query is at work (continuous, or a run/CLI availableNow): it will pick files up
         return obs
     pending = unprocessed_files(settings.landing, checkpoint, settings)

@@ -1,11 +1,14 @@
-"""One query per checkpoint: an exclusive `fcntl` lock on a file next to the checkpoint (or under
-CSP_HOME for an S3 checkpoint). The kernel drops the lock when the holder dies, even by kill -9,
-so a crash never leaves a stale lock behind."""
+"""One writer per checkpoint (a query, or a repair of the tables it writes).
+
+A local checkpoint is guarded by an exclusive `fcntl` lock on a file next to it: the kernel drops
+the lock when the holder dies, even by kill -9, so a crash never leaves a stale lock behind. An S3
+checkpoint is shared by machines (a query on EMR, Dagster elsewhere): it is guarded by a lease
+object next to it (`cs_platform.streaming.lease`). `checkpoint_lock` and `checkpoint_holder`
+choose by the checkpoint's scheme."""
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import time
@@ -26,13 +29,45 @@ def holder_label(mode: str | None) -> str:
     return f"a {mode}" if mode in REPAIR_MODES else f"a query (mode {mode or 'unknown'})"
 
 
+def refusal(checkpoint: str, guard: str, current: str) -> str:
+    """Why a writer may not start: `guard` (the lock or lease) is held, `current` is its holder's JSON."""
+    held_by = f"{guard} held by {current or 'an unknown process'}"
+    try:
+        mode = json.loads(current).get("mode") if current else None
+    except ValueError:
+        mode = None
+    if mode in REPAIR_MODES:
+        return (f"{holder_label(mode)} is writing the tables of checkpoint {checkpoint} ({held_by}); "
+                f"wait for it to finish, then retry")
+    return (f"another streaming query is already running on checkpoint {checkpoint} ({held_by}); "
+            f"wait for it to finish or stop it, then retry")
+
+
 def lock_path(settings, query_name: str) -> Path:
-    checkpoint = f"{settings.checkpoint}/{query_name}"
+    """The lock file of a LOCAL checkpoint (an S3 one has a lease instead)."""
     root = local_path(settings.checkpoint)
-    if root is not None:
-        return root / f"{query_name}.lock"
-    digest = hashlib.sha256(checkpoint.encode()).hexdigest()[:16]
-    return settings.home_dir / "streaming" / f"{query_name}-{digest}.lock"
+    if root is None:
+        raise ValueError(f"checkpoint {settings.checkpoint} is on S3: it has a lease, not a lock file")
+    return root / f"{query_name}.lock"
+
+
+def checkpoint_lock(settings, query_name: str, mode: str, wait_seconds: float = 0):
+    """The writer lock of `<settings.checkpoint>/<query_name>`: a file lock, or an S3 lease."""
+    checkpoint = f"{settings.checkpoint}/{query_name}"
+    if local_path(settings.checkpoint) is not None:
+        return CheckpointLock(lock_path(settings, query_name), checkpoint, mode, wait_seconds)
+    from cs_platform.streaming.lease import S3Lease, lease_uri
+
+    return S3Lease(lease_uri(settings.checkpoint, query_name), checkpoint, mode, wait_seconds, settings)
+
+
+def checkpoint_holder(settings, query_name: str) -> dict | None:
+    """Who writes through `<settings.checkpoint>/<query_name>` now (mode, since ...), or None. Never blocks."""
+    if local_path(settings.checkpoint) is not None:
+        return holder(lock_path(settings, query_name))
+    from cs_platform.streaming.lease import lease_holder, lease_uri
+
+    return lease_holder(lease_uri(settings.checkpoint, query_name), settings)
 
 
 def holder(path: Path) -> dict | None:
@@ -71,7 +106,7 @@ class CheckpointLock:
                     handle.seek(0)
                     current = handle.read().strip()
                     handle.close()
-                    raise CheckpointBusy(self._refusal(current)) from None
+                    raise CheckpointBusy(refusal(self.checkpoint, f"lock {self.path}", current)) from None
                 time.sleep(1)
         handle.seek(0)
         handle.truncate()
@@ -80,17 +115,8 @@ class CheckpointLock:
         self._handle = handle
         return self
 
-    def _refusal(self, current: str) -> str:
-        held_by = f"lock {self.path} held by {current or 'an unknown process'}"
-        try:
-            mode = json.loads(current).get("mode") if current else None
-        except ValueError:
-            mode = None
-        if mode in REPAIR_MODES:
-            return (f"{holder_label(mode)} is writing the tables of checkpoint {self.checkpoint} ({held_by}); "
-                    f"wait for it to finish, then retry")
-        return (f"another streaming query is already running on checkpoint {self.checkpoint} ({held_by}); "
-                f"wait for it to finish or stop it, then retry")
+    def ensure_held(self) -> None:
+        """A file lock cannot be lost while its holder lives (see the lease for one that can)."""
 
     def __exit__(self, *exc) -> None:
         if self._handle is not None:

@@ -7,27 +7,28 @@ BatchResult counters of process_batch; the Structured Streaming sensor reads it 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pyspark.sql.streaming import StreamingQueryListener
 
-from cs_platform.streaming.storage import local_path
+from cs_platform.streaming.storage import local_path, s3_client
 
 
 def progress_log_path(settings, query_name: str) -> Path:
+    """The progress log of a LOCAL checkpoint: a JSON-lines file next to it."""
     root = local_path(settings.checkpoint)
-    if root is not None:
-        return root / f"{query_name}.progress.jsonl"
-    digest = hashlib.sha256(f"{settings.checkpoint}/{query_name}".encode()).hexdigest()[:16]
-    return settings.home_dir / "streaming" / f"{query_name}-{digest}.progress.jsonl"
+    if root is None:
+        raise ValueError(f"checkpoint {settings.checkpoint} is on S3: its progress log is S3 objects")
+    return root / f"{query_name}.progress.jsonl"
 
 
 def read_progress(path: Path) -> list[dict]:
-    """Every entry of a progress log (a torn last line from a crash is skipped)."""
+    """Every entry of a local progress log (a torn last line from a crash is skipped)."""
     try:
         lines = path.read_text().splitlines()
     except FileNotFoundError:
@@ -41,15 +42,73 @@ def read_progress(path: Path) -> list[dict]:
     return entries
 
 
+class LocalProgressLog:
+    """A JSON-lines file; a reader's position is the number of lines it has seen."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def append(self, entry: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as log:
+            log.write(json.dumps(entry, default=str) + "\n")
+            log.flush()
+
+    def read(self, after: int | str | None = None) -> tuple[list[dict], int]:
+        """(entries after position `after`, the new position); a log shorter than `after` was
+        truncated and is read from its start."""
+        entries = read_progress(self.path)
+        start = after if isinstance(after, int) and after <= len(entries) else 0
+        return entries[start:], len(entries)
+
+
+class S3ProgressLog:
+    """S3 has no append: one object per entry under a prefix next to the checkpoint, named so that
+    keys sort in writing order; a reader's position is the last key it has seen (listed after)."""
+
+    def __init__(self, uri: str, settings=None):
+        parts = urlsplit(uri)
+        self.uri, self.bucket, self.prefix = uri, parts.netloc, parts.path.strip("/") + "/"
+        self._client = s3_client(settings)
+
+    def append(self, entry: dict) -> None:
+        key = f"{self.prefix}{time.time_ns() // 1_000_000:015d}-{int(entry.get('batch_id', 0)):012d}-{uuid.uuid4().hex[:8]}.json"
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(entry, default=str).encode(),
+                                ContentType="application/json")
+
+    def read(self, after: int | str | None = None, limit: int = 500) -> tuple[list[dict], str | None]:
+        """At most `limit` entries after key `after` (a sensor tick has 60 s: a long backlog of
+        entries is read over several ticks), and the last key read."""
+        start = after if isinstance(after, str) and after.startswith(self.prefix) else ""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix, StartAfter=start or self.prefix,
+            PaginationConfig={"MaxItems": limit})
+        keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+        entries = []
+        for key in keys:
+            try:
+                entries.append(json.loads(self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()))
+            except ValueError:
+                continue
+        return entries, (keys[-1] if keys else start or None)
+
+
+def progress_log(settings, query_name: str) -> LocalProgressLog | S3ProgressLog:
+    """The progress log of `<settings.checkpoint>/<query_name>`, next to it: on S3 for an S3
+    checkpoint, so that the sensor sees what a query on another machine (EMR) committed."""
+    if local_path(settings.checkpoint) is not None:
+        return LocalProgressLog(progress_log_path(settings, query_name))
+    return S3ProgressLog(f"{settings.checkpoint.rstrip('/')}/{query_name}.progress/", settings)
+
+
 class ProgressLogListener(StreamingQueryListener):
     """Appends one line per batch of ONE query (by id) to the progress log."""
 
-    def __init__(self, path: Path, results: dict, extra: dict | None = None):
-        self.path, self.results, self.extra = path, results, dict(extra or {})
+    def __init__(self, log: LocalProgressLog | S3ProgressLog, results: dict, extra: dict | None = None):
+        self.log, self.results, self.extra = log, results, dict(extra or {})
         self.query_id: str | None = None
         self.written: set[int] = set()
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
 
     def onQueryStarted(self, event) -> None:
         pass
@@ -73,7 +132,6 @@ class ProgressLogListener(StreamingQueryListener):
             "num_input_rows": progress.numInputRows, "duration_ms": dict(progress.durationMs or {}),
             **self.extra, **result.as_dict(),
         }
-        with self._lock, open(self.path, "a") as log:
-            log.write(json.dumps(entry, default=str) + "\n")
-            log.flush()
+        with self._lock:
+            self.log.append(entry)
         self.written.add(progress.batchId)

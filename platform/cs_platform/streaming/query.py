@@ -20,8 +20,8 @@ from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import LakeTables
 from cs_platform.logic.events import explode_lines
 from cs_platform.streaming.batch import BatchResult, process_batch
-from cs_platform.streaming.lock import CheckpointLock, lock_path
-from cs_platform.streaming.progress import ProgressLogListener, progress_log_path
+from cs_platform.streaming.lock import checkpoint_lock
+from cs_platform.streaming.progress import ProgressLogListener, progress_log
 from cs_platform.streaming.storage import local_path
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,11 @@ def checkpoint_location(settings, query_name: str = DEFAULT_QUERY) -> str:
     return f"{settings.checkpoint}/{query_name}"
 
 
-def writer_lock(settings, mode: str, query_name: str = DEFAULT_QUERY, wait_seconds: float = 0) -> CheckpointLock:
-    """The lock of the query that writes the CS tables. A backfill and a reprojection take it too:
-    beside a running query, two writers could insert one event twice or write an older document
-    over a newer one."""
-    return CheckpointLock(lock_path(settings, query_name), checkpoint_location(settings, query_name), mode, wait_seconds)
+def writer_lock(settings, mode: str, query_name: str = DEFAULT_QUERY, wait_seconds: float = 0):
+    """The lock (an S3 lease for an S3 checkpoint) of the query that writes the CS tables. A backfill
+    and a reprojection take it too: beside a running query, two writers could insert one event twice
+    or write an older document over a newer one."""
+    return checkpoint_lock(settings, query_name, mode, wait_seconds)
 
 
 def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = None,
@@ -77,15 +77,16 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
     run = StreamRun()
     results: dict[int, BatchResult] = {}
     started = time.monotonic()
-    with writer_lock(settings, "once" if once else "continuous", query_name, lock_wait_seconds):
+    with writer_lock(settings, "once" if once else "continuous", query_name, lock_wait_seconds) as held:
         tables.ensure(spark)
         landing_dir = local_path(settings.landing)
         if landing_dir is not None:  # a fresh local stack: nothing landed yet is not an error
             landing_dir.mkdir(parents=True, exist_ok=True)
-        listener = ProgressLogListener(progress_log_path(settings, query_name), results,
+        listener = ProgressLogListener(progress_log(settings, query_name), results,
                                        {"mode": "once" if once else "continuous", **(progress_extra or {})})
 
         def each_batch(batch_df, batch_id: int) -> None:
+            held.ensure_held()  # a query whose lease was taken over writes nothing more
             lines = explode_lines(batch_df)
             result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}")
             results[batch_id] = result

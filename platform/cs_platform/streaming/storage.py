@@ -22,7 +22,7 @@ def local_path(uri: str) -> Path | None:
     return Path(unquote(parts.path)) if parts.scheme in ("", "file") else None
 
 
-def _s3(settings):
+def s3_client(settings=None):
     import boto3
 
     return boto3.client("s3", endpoint_url=settings.s3_endpoint_url) if settings else boto3.client("s3")
@@ -47,7 +47,7 @@ def list_files(uri: str, settings=None) -> Iterator[tuple[str, float]]:
         return
     parts = urlsplit(uri)
     prefix = parts.path.lstrip("/")
-    paginator = _s3(settings).get_paginator("list_objects_v2")
+    paginator = s3_client(settings).get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=parts.netloc, Prefix=prefix.rstrip("/") + "/" if prefix else ""):
         for obj in page.get("Contents", []):
             if not any(_hidden(p) for p in obj["Key"][len(prefix):].split("/") if p):
@@ -63,7 +63,7 @@ def read_text(uri: str, settings=None) -> str | None:
         except FileNotFoundError:
             return None
     parts = urlsplit(uri)
-    client = _s3(settings)
+    client = s3_client(settings)
     try:
         return client.get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"].read().decode()
     except client.exceptions.NoSuchKey:
@@ -78,7 +78,7 @@ def child_names(uri: str, settings=None) -> list[str]:
     parts = urlsplit(uri)
     prefix = parts.path.lstrip("/").rstrip("/") + "/"
     names = set()
-    for page in _s3(settings).get_paginator("list_objects_v2").paginate(Bucket=parts.netloc, Prefix=prefix):
+    for page in s3_client(settings).get_paginator("list_objects_v2").paginate(Bucket=parts.netloc, Prefix=prefix):
         for obj in page.get("Contents", []):
             names.add(obj["Key"][len(prefix):].split("/")[0])
     return sorted(names)
