@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from cs_platform.streaming.storage import child_names, list_files, normalize, read_text
+from cs_platform.adapters.storage import child_names, list_files, normalize, read_text
 
 
 def committed_batches(checkpoint: str, settings=None) -> list[int]:

@@ -24,8 +24,8 @@ import uuid
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from cs_platform.adapters.storage import s3_client
 from cs_platform.streaming.lock import CheckpointBusy, refusal
-from cs_platform.streaming.storage import s3_client
 
 log = logging.getLogger(__name__)
 

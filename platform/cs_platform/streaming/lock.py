@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from cs_platform.streaming.storage import local_path
+from cs_platform.adapters.storage import local_path
 
 
 class CheckpointBusy(RuntimeError):

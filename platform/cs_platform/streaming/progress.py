@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pyspark.sql.streaming import StreamingQueryListener
 
-from cs_platform.streaming.storage import local_path, s3_client
+from cs_platform.adapters.storage import local_path, s3_client
 
 
 def progress_log_path(settings, query_name: str) -> Path:

@@ -18,11 +18,11 @@ from pyspark.sql import functions as F
 
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import LakeTables
+from cs_platform.adapters.storage import local_path
 from cs_platform.logic.events import explode_lines
 from cs_platform.streaming.batch import BatchResult, process_batch
 from cs_platform.streaming.lock import checkpoint_lock
 from cs_platform.streaming.progress import ProgressLogListener, progress_log
-from cs_platform.streaming.storage import local_path
 
 log = logging.getLogger(__name__)
 

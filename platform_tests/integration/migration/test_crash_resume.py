@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -31,10 +32,10 @@ def child_env(settings, tmp_path):
     return env
 
 
-def state_steps(env) -> list[str]:
-    path = Path(env["CSP_HOME"]) / "migrations"
-    files = list(path.glob("*.json"))
-    return sorted(json.loads(files[0].read_text())["steps"]) if files else []
+def state_steps(env, database: str) -> list[str]:
+    """The steps recorded in the lake (`<warehouse>/_migrations/`), not under the child's CSP_HOME."""
+    path = Path(urlsplit(env["CSP_WAREHOUSE_URI"]).path) / "_migrations" / f"{database}.cs_ticket_history.json"
+    return sorted(json.loads(path.read_text())["steps"]) if path.exists() else []
 
 
 def run_child(env, *args) -> subprocess.CompletedProcess:
@@ -49,19 +50,19 @@ def test_kill_9_between_steps_then_resume(spark, child_env, unique_name):
     first = run_child(child_env, database, target, "--seed", "--crash-after", "copy")
     assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
     assert "killing myself after the action of copy" in first.stdout
-    assert state_steps(child_env) == ["preflight"]  # the copy happened but was never recorded
+    assert state_steps(child_env, database) == ["preflight"]  # the copy happened but was never recorded
     assert spark.table(f"lake.{target}").count() == HISTORY_ROWS
 
     second = run_child(child_env, database, target, "--crash-after", "cutover")
     assert second.returncode == -signal.SIGKILL, second.stderr[-3000:]
-    assert state_steps(child_env) == ["copy", "preflight", "verify"]
+    assert state_steps(child_env, database) == ["copy", "preflight", "verify"]
 
     resumed = subprocess.run([str(Path(sys.executable).with_name("csp")), "migrate-hive", "run",
                               f"{database}.cs_ticket_history", "--target", target, "--json"],
                              env=child_env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads(resumed.stdout)["executed"] == ["cutover"]
-    assert state_steps(child_env) == ["copy", "cutover", "preflight", "verify"]
+    assert state_steps(child_env, database) == ["copy", "cutover", "preflight", "verify"]
 
     # The redone copy replaced the crashed one: no duplicated files or rows.
     spark.sql(f"REFRESH TABLE lake.{target}")

@@ -50,10 +50,11 @@ def test_migrate_verify_rollback_and_migrate_again(spark, settings, legacy_db, h
 
     # Idempotent: a rerun changes nothing, not even the snapshot.
     snapshot = m.target_snapshot_id()
-    state_before = m.store.path(m.names.source_name).read_text()
+    state_before = m.store.read(m.names.source_name)
+    assert m.store.uri(m.names.source_name) == f"{settings.warehouse}/_migrations/{m.names.source_name}.json"
     assert m.run().executed == []
     assert m.target_snapshot_id() == snapshot
-    assert m.store.path(m.names.source_name).read_text() == state_before
+    assert m.store.read(m.names.source_name) == state_before
     assert m.verification_report().ok
 
     assert m.rollback() == [
@@ -62,7 +63,7 @@ def test_migrate_verify_rollback_and_migrate_again(spark, settings, legacy_db, h
     ]
     assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history"]
     assert not m.target_exists()
-    assert not m.store.path(m.names.source_name).exists()
+    assert m.store.read(m.names.source_name) is None
     # Dropping the adopted table must not have deleted the Hive files.
     assert spark.table(m.names.source).count() == HISTORY_ROWS
     props = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {m.names.source}").collect()}

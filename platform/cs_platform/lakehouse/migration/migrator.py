@@ -62,7 +62,7 @@ class HiveMigration:
         """`after_action(step)` runs after a step's action and before it is recorded (progress, fault injection)."""
         self.spark = spark
         self.names = names
-        self.store = MigrationStateStore(settings.home_dir)
+        self.store = MigrationStateStore(f"{settings.warehouse.rstrip('/')}/_migrations", settings)
         self.after_action = after_action or (lambda step: None)
 
     # ---- catalog probes ------------------------------------------------------------------

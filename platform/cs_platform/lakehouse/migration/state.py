@@ -1,8 +1,10 @@
 """Per-table migration progress, so a rerun after success changes nothing and a crashed run
 resumes at the step that did not finish.
 
-One small JSON file per source table under `CSP_HOME/migrations/`, replaced atomically
-(write to a temporary file, then `os.replace`): a kill -9 leaves either the old or the new state.
+One small JSON file per source table under `<warehouse>/_migrations/`, replaced atomically (a
+local file through `os.replace`, an S3 object by one PUT): a kill -9 leaves either the old or the
+new state. It lives with the lake, not under CSP_HOME: in production each run may get a fresh
+machine, and a migration must resume (or know it is done) wherever its next run starts.
 A step is recorded only after its action completed, and every action is itself idempotent
 (it looks at the catalog before acting), so a crash between action and record is harmless.
 """
@@ -10,10 +12,10 @@ A step is recorded only after its action completed, and every action is itself i
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+
+from cs_platform.adapters import storage
 
 STEPS = ("preflight", "copy", "verify", "cutover")
 
@@ -39,17 +41,21 @@ class MigrationState:
 
 
 class MigrationStateStore:
-    def __init__(self, home: Path):
-        self.directory = Path(home) / "migrations"
+    def __init__(self, root: str, settings=None):
+        self.root, self.settings = root.rstrip("/"), settings
 
-    def path(self, source: str) -> Path:
-        return self.directory / f"{source}.json"
+    def uri(self, source: str) -> str:
+        return f"{self.root}/{source}.json"
+
+    def read(self, source: str) -> str | None:
+        """The recorded state's JSON text, None when nothing is recorded."""
+        return storage.read_text(self.uri(source), self.settings)
 
     def load(self, source: str, target: str) -> MigrationState:
-        try:
-            data = json.loads(self.path(source).read_text())
-        except FileNotFoundError:
+        text = self.read(source)
+        if text is None:
             return MigrationState(source, target)
+        data = json.loads(text)
         if data["target"] != target:
             raise ValueError(
                 f"{source} is being migrated to {data['target']}, not {target}: roll it back first "
@@ -59,15 +65,9 @@ class MigrationStateStore:
 
     def record(self, state: MigrationState, step: str, metadata: dict) -> None:
         state.steps[step] = {"done_at": datetime.now(timezone.utc).isoformat(), "metadata": metadata}
-        self._write(state)
+        storage.write_text(self.uri(state.source), json.dumps(
+            {"source": state.source, "target": state.target, "steps": state.steps}, indent=2, sort_keys=True,
+            default=str), self.settings)
 
     def forget(self, source: str) -> None:
-        self.path(source).unlink(missing_ok=True)
-
-    def _write(self, state: MigrationState) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path(state.source)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"source": state.source, "target": state.target, "steps": state.steps},
-                                  indent=2, sort_keys=True, default=str))
-        os.replace(tmp, path)
+        storage.delete(self.uri(source), self.settings)

@@ -1,5 +1,6 @@
-"""Minimal listing/reading of `file://` and `s3://` locations for metadata readers that must not
-start a JVM (the Structured Streaming sensor): landing files, checkpoint logs, the progress log."""
+"""Minimal listing, reading and writing of `file://` and `s3://` locations, without a JVM: for the
+Structured Streaming sensor (landing files, checkpoint logs, the progress log) and for small state
+files that must outlive the machine that wrote them (migration progress)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,26 @@ def child_names(uri: str, settings=None) -> list[str]:
         for obj in page.get("Contents", []):
             names.add(obj["Key"][len(prefix):].split("/")[0])
     return sorted(names)
+
+
+def write_text(uri: str, text: str, settings=None) -> None:
+    """Replace the file's text atomically: a reader (or a crash) sees the old text or the new one."""
+    path = local_path(uri)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        return
+    parts = urlsplit(uri)
+    s3_client(settings).put_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"), Body=text.encode())
+
+
+def delete(uri: str, settings=None) -> None:
+    """Remove the file; nothing to do when it does not exist."""
+    path = local_path(uri)
+    if path is not None:
+        path.unlink(missing_ok=True)
+        return
+    parts = urlsplit(uri)
+    s3_client(settings).delete_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
