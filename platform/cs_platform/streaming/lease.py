@@ -149,8 +149,8 @@ class S3Lease:
         if self._renewer is not None:
             self._renewer.join()
             self._renewer = None
-        if self._lost.is_set():
-            return
+        if self._lost.is_set() or time.monotonic() - self._written_at > self.ttl_seconds / 2:
+            return  # lost, or old enough that another writer may take it over meanwhile: let it expire
         found = _read(self._client, self.uri)
         if found is not None and found[0].get("owner") == self._body["owner"]:
             bucket, key = _split(self.uri)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -24,9 +25,14 @@ class CheckpointBusy(RuntimeError):
 REPAIR_MODES = ("backfill", "reproject")  # lock holders that are not a query (see query.writer_lock)
 
 
-def holder_label(mode: str | None) -> str:
-    """The lock holder in words: a repair by its name, a query with its mode."""
-    return f"a {mode}" if mode in REPAIR_MODES else f"a query (mode {mode or 'unknown'})"
+def holder_text(held: dict) -> str:
+    """The holder in words, with where it runs when known: `a backfill (pid 42 on ip-10-0-1-5)`,
+    `a query (mode continuous; pid 7 on ip-10-0-1-6)`."""
+    mode = held.get("mode")
+    where = f"pid {held['pid']} on {held['host']}" if held.get("pid") and held.get("host") else ""
+    if mode in REPAIR_MODES:
+        return f"a {mode}" + (f" ({where})" if where else "")
+    return f"a query (mode {mode or 'unknown'}" + (f"; {where})" if where else ")")
 
 
 def refusal(checkpoint: str, guard: str, current: str) -> str:
@@ -37,7 +43,7 @@ def refusal(checkpoint: str, guard: str, current: str) -> str:
     except ValueError:
         mode = None
     if mode in REPAIR_MODES:
-        return (f"{holder_label(mode)} is writing the tables of checkpoint {checkpoint} ({held_by}); "
+        return (f"a {mode} is writing the tables of checkpoint {checkpoint} ({held_by}); "
                 f"wait for it to finish, then retry")
     return (f"another streaming query is already running on checkpoint {checkpoint} ({held_by}); "
             f"wait for it to finish or stop it, then retry")
@@ -110,7 +116,7 @@ class CheckpointLock:
                 time.sleep(1)
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "mode": self.mode, "since": time.time()}))
+        handle.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "mode": self.mode, "since": time.time()}))
         handle.flush()
         self._handle = handle
         return self

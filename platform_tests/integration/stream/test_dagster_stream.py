@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import dagster as dg
 import pytest
 
@@ -67,11 +70,12 @@ def test_sensor_requests_one_run_for_new_files_and_never_a_duplicate(located):
     with CheckpointLock(lock_path(located["settings"], "cs_events"), checkpoint_location(located["settings"]), "continuous"):
         busy = evaluate()
     assert busy.run_requests == []
-    assert busy.skip_reason.skip_message == "a query (mode continuous) holds the checkpoint"
+    here = f"pid {os.getpid()} on {socket.gethostname()}"
+    assert busy.skip_reason.skip_message == f"a query (mode continuous; {here}) holds the checkpoint"
     with CheckpointLock(lock_path(located["settings"], "cs_events"), checkpoint_location(located["settings"]), "backfill"):
         repairing = evaluate()
     assert repairing.run_requests == []
-    assert repairing.skip_reason.skip_message == "a backfill holds the checkpoint"
+    assert repairing.skip_reason.skip_message == f"a backfill ({here}) holds the checkpoint"
 
 
 def test_sensor_requests_the_backlog_of_a_failed_run_again_after_a_growing_delay(located, monkeypatch):

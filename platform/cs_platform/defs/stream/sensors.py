@@ -18,7 +18,7 @@ from cs_platform.defs.resources import SettingsResource
 from cs_platform.defs.stream.assets import STREAMED
 from cs_platform.defs.stream.jobs import cs_stream_job
 from cs_platform.streaming.follow import FollowCursor, observe, retry_after_failure
-from cs_platform.streaming.lock import holder_label
+from cs_platform.streaming.lock import holder_text
 from cs_platform.streaming.metadata import parse_hour
 from cs_platform.streaming.query import DEFAULT_QUERY
 
@@ -38,7 +38,7 @@ def cs_stream_sensor(context: dg.SensorEvaluationContext, settings: SettingsReso
     skip = None
     if not requests and not events:
         if obs.running is not None:
-            skip = dg.SkipReason(f"{holder_label(obs.running.get('mode'))} holds the checkpoint")
+            skip = dg.SkipReason(f"{holder_text(obs.running)} holds the checkpoint")
         elif wait is not None:
             skip = dg.SkipReason(f"{obs.pending_files} unprocessed landing file(s): their run failed, "
                                  f"requested again in {wait:.0f} s")
