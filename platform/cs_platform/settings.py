@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None  # moto server in tests; unset on AWS
 
     catalog_type: str = "jdbc"
+    # The legacy tables' Hive metastore (migration only): unset = an embedded Derby one under
+    # CSP_HOME (local); `thrift://host:9083`; or `glue` (the AWS Glue Data Catalog, as on EMR).
+    hive_metastore_uri: str | None = None
     catalog_password: SecretStr | None = None
     documentdb_password: SecretStr | None = None
     documentdb_tls_ca_file: Path | None = None
@@ -96,6 +99,16 @@ class Settings(BaseSettings):
     def _catalog_type(cls, value: str) -> str:
         if value not in {"jdbc", "glue"}:
             raise ValueError(f"must be 'jdbc' or 'glue', got {value!r}")
+        return value
+
+    @field_validator("hive_metastore_uri")
+    @classmethod
+    def _hive_metastore_uri(cls, value: str | None) -> str | None:
+        if value is None or value == "glue":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme != "thrift" or not parts.hostname:
+            raise ValueError(f"must be thrift://host:port or glue, got {value!r}")
         return value
 
     @field_validator("compute")

@@ -1,8 +1,9 @@
 """The one Spark session factory: catalog `lake`, Iceberg SQL extensions, UTC.
 
 `build_spark_session` serves the CLI and tests; `spark_resource` wraps the same configuration
-in dagster-pyspark's resource for Dagster. Hive support (embedded Derby metastore under
-CSP_HOME) is opt-in, because Derby admits one JVM at a time.
+in dagster-pyspark's resource for Dagster. Hive support (for the legacy tables: the metastore of
+CSP_HIVE_METASTORE_URI, or an embedded Derby one under CSP_HOME) is opt-in, because Derby admits
+one JVM at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 from cs_platform.adapters.catalog import spark_catalog_conf
 from cs_platform.adapters.jars import resolve_jars
-from cs_platform.settings import Settings
+from cs_platform.settings import Profile, Settings, SettingsError
 
 
 def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = False) -> dict[str, str]:
@@ -44,21 +45,42 @@ def spark_conf(settings: Settings, app_name: str = "cs-lakehouse", hive: bool = 
         for key in SUBMIT_TIME_KEYS:
             conf.pop(key, None)
     if hive:
-        hive_dir = settings.home_dir / "hive"
-        conf.update({
-            "spark.sql.catalogImplementation": "hive",
-            "spark.sql.warehouse.dir": (hive_dir / "warehouse").as_uri(),
-            "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={hive_dir / 'metastore_db'};create=true",
-            "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
-            "spark.hadoop.hive.metastore.schema.verification": "false",
-            "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
-            "spark.sql.catalog.spark_catalog.type": "hive",
-            # Without this, `migrate` hangs ~180 s on the embedded metastore's lock.
-            "spark.hadoop.iceberg.engine.hive.lock-enabled": "false",
-            "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dderby.system.home={hive_dir}",
-        })
+        conf.update(_hive_conf(settings))
     return conf
 
+
+def _hive_conf(settings: Settings) -> dict[str, str]:
+    """Hive support for the legacy tables: the metastore of CSP_HIVE_METASTORE_URI, or an embedded
+    Derby one under CSP_HOME (local profile only: production tables live in a real metastore)."""
+    conf = {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.catalog.spark_catalog": "org.apache.iceberg.spark.SparkSessionCatalog",
+        "spark.sql.catalog.spark_catalog.type": "hive",
+    }
+    if settings.hive_metastore_uri == "glue":
+        conf["spark.hadoop.hive.metastore.client.factory.class"] = GLUE_HIVE_CLIENT_FACTORY
+        return conf
+    if settings.hive_metastore_uri is not None:
+        conf["spark.hadoop.hive.metastore.uris"] = settings.hive_metastore_uri
+        conf["spark.sql.catalog.spark_catalog.uri"] = settings.hive_metastore_uri
+        return conf
+    if settings.profile is Profile.PROD:
+        raise SettingsError("CSP_HIVE_METASTORE_URI is required in the prod profile to reach the legacy Hive "
+                            "tables: thrift://host:9083, or glue")
+    hive_dir = settings.home_dir / "hive"
+    conf.update({
+        "spark.sql.warehouse.dir": (hive_dir / "warehouse").as_uri(),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={hive_dir / 'metastore_db'};create=true",
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        # Without this, `migrate` hangs ~180 s on the embedded metastore's lock.
+        "spark.hadoop.iceberg.engine.hive.lock-enabled": "false",
+        "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dderby.system.home={hive_dir}",
+    })
+    return conf
+
+
+GLUE_HIVE_CLIENT_FACTORY = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory"
 
 # Fixed when the driver JVM starts: spark-submit (EMR) decides them, a session builder cannot.
 SUBMIT_TIME_KEYS = ("spark.master", "spark.driver.memory", "spark.jars", "spark.jars.packages")

@@ -13,7 +13,8 @@ from cs_platform.settings import Profile, SettingsError, load_settings, redact_u
 @pytest.fixture
 def env(monkeypatch, tmp_path):
     for var in ("CSP_LANDING_URI", "CSP_WAREHOUSE_URI", "CSP_CHECKPOINT_URI", "CSP_CATALOG_URI",
-                "CSP_DOCUMENTDB_URI", "CSP_PROFILE", "CSP_SPARK_PACKAGES", "CSP_DOCUMENTDB_TLS_CA_FILE"):
+                "CSP_DOCUMENTDB_URI", "CSP_PROFILE", "CSP_SPARK_PACKAGES", "CSP_DOCUMENTDB_TLS_CA_FILE",
+                "CSP_HIVE_METASTORE_URI"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CSP_HOME", str(tmp_path / "home"))
     return monkeypatch
@@ -150,6 +151,41 @@ def test_prod_spark_conf_reads_s3_through_s3a_with_maven_jars(env):
     assert conf["spark.sql.catalog.lake.jdbc.password"] == "pw-secret"
     assert conf["spark.sql.catalog.lake.io-impl"] == "org.apache.iceberg.aws.s3.S3FileIO"
     assert "spark.jars" not in conf
+
+
+_PROD = {"CSP_PROFILE": "prod", "CSP_LANDING_URI": "s3://raw/firehose", "CSP_WAREHOUSE_URI": "s3://lake/w",
+         "CSP_CHECKPOINT_URI": "s3://lake/checkpoints", "CSP_CATALOG_URI": "postgresql+psycopg://lake@rds/iceberg",
+         "CSP_DOCUMENTDB_URI": "mongodb://docdb:27017", "CSP_DOCUMENTDB_TLS_CA_FILE": "/ca.pem"}
+
+
+def test_the_legacy_hive_metastore_is_embedded_locally_and_named_in_prod(env, tmp_path):
+    from cs_platform.adapters.spark import spark_conf
+
+    env.setenv("CSP_CATALOG_URI", "postgresql+psycopg://lake@127.0.0.1:5432/iceberg")
+    local = spark_conf(load_settings(), hive=True)
+    assert local["spark.hadoop.javax.jdo.option.ConnectionURL"] == (
+        f"jdbc:derby:;databaseName={tmp_path / 'home' / 'hive' / 'metastore_db'};create=true")
+    assert local["spark.sql.catalog.spark_catalog.type"] == "hive"
+    for var, value in _PROD.items():
+        env.setenv(var, value)
+    with pytest.raises(SettingsError) as missing:
+        spark_conf(load_settings(), hive=True)
+    assert str(missing.value) == ("CSP_HIVE_METASTORE_URI is required in the prod profile to reach the legacy Hive "
+                                  "tables: thrift://host:9083, or glue")
+    assert "spark.sql.catalogImplementation" not in spark_conf(load_settings())  # only migrations need Hive
+
+    env.setenv("CSP_HIVE_METASTORE_URI", "thrift://metastore.internal:9083")
+    thrift = spark_conf(load_settings(), hive=True)
+    assert (thrift["spark.hadoop.hive.metastore.uris"], thrift["spark.sql.catalog.spark_catalog.uri"]) == (
+        "thrift://metastore.internal:9083", "thrift://metastore.internal:9083")
+    assert not any("derby" in key or "jdo" in key for key in thrift)
+    env.setenv("CSP_HIVE_METASTORE_URI", "glue")
+    assert spark_conf(load_settings(), hive=True)["spark.hadoop.hive.metastore.client.factory.class"] == (
+        "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory")
+    env.setenv("CSP_HIVE_METASTORE_URI", "metastore:9083")
+    with pytest.raises(SettingsError) as bad:
+        load_settings()
+    assert str(bad.value) == "invalid settings: CSP_HIVE_METASTORE_URI: must be thrift://host:port or glue, got 'metastore:9083'"
 
 
 def test_an_empty_variable_is_an_unset_one(env):
