@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # EMR Serverless artifacts of this checkout, in dist/emr/ (or $1); upload them to CSP_EMR_CODE_URI:
 #   stream_job.py, repair_job.py,  the entry points of `cs_stream`, `backfill`/`reproject`, the Spark
-#   check_job.py,                  consistency checks and the steps of `lake_maintenance_job`
-#   maintenance_job.py             (CSP_COMPUTE=emr-serverless)
+#   check_job.py,                  consistency checks, the steps of `lake_maintenance_job` and of the
+#   maintenance_job.py,            Hive migration jobs (CSP_COMPUTE=emr-serverless)
+#   migration_job.py
 #   cs_platform-*.whl        the platform package (business logic, adapters, the query)
 #   requirements-emr.txt     what the job's Python needs besides the wheel: pyproject's dependencies
 #                            without the orchestrator and the local stand-ins, plus dagster-pipes

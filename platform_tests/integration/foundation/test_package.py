@@ -16,7 +16,7 @@ def test_make_package_builds_the_entry_points_the_wheel_and_the_job_requirements
     subprocess.run([str(ROOT / "scripts" / "package-emr.sh"), str(tmp_path)], check=True, capture_output=True,
                    env={**os.environ, "PYTHON": sys.executable})
     [wheel] = tmp_path.glob("cs_platform-*.whl")
-    entry_points = ["check_job.py", "maintenance_job.py", "repair_job.py", "stream_job.py"]
+    entry_points = ["check_job.py", "maintenance_job.py", "migration_job.py", "repair_job.py", "stream_job.py"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([wheel.name, "requirements-emr.txt", *entry_points])
     with zipfile.ZipFile(wheel) as packaged:
         for entry_point in entry_points:

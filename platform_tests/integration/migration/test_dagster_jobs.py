@@ -5,13 +5,14 @@ from __future__ import annotations
 import dagster as dg
 
 from cs_platform.defs.migration.jobs import build_migration_job, build_rollback_job
-from cs_platform.defs.resources import LakeSparkResource, SettingsResource
+from cs_platform.defs.resources import EmrServerlessResource, LakeSparkResource, SettingsResource
 
 from .conftest import HISTORY_ROWS
 
 
 def resources():
-    return {"pyspark_hive": LakeSparkResource(hive=True), "settings": SettingsResource()}
+    return {"pyspark_hive": LakeSparkResource(hive=True), "settings": SettingsResource(),
+            "emr_serverless": EmrServerlessResource()}  # unused: CSP_COMPUTE is local
 
 
 def test_plan_run_rerun_and_rollback_jobs(spark, legacy_db, lake_ns, history_migration):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from cs_platform.lakehouse.migration import sql
 from cs_platform.lakehouse.migration.names import MigrationNames
-from cs_platform.lakehouse.migration.state import STEPS, MigrationState, MigrationStateStore
+from cs_platform.lakehouse.migration.state import ACTIONS, STEPS, MigrationState, MigrationStateStore
 from cs_platform.lakehouse.migration.strategy import (
     ADD_FILES,
     CTAS_REWRITE,
@@ -62,7 +62,7 @@ class HiveMigration:
         """`after_action(step)` runs after a step's action and before it is recorded (progress, fault injection)."""
         self.spark = spark
         self.names = names
-        self.store = MigrationStateStore(f"{settings.warehouse.rstrip('/')}/_migrations", settings)
+        self.store = MigrationStateStore.of(settings)
         self.after_action = after_action or (lambda step: None)
 
     # ---- catalog probes ------------------------------------------------------------------
@@ -242,6 +242,24 @@ class HiveMigration:
         self.after_action(step)
         self.store.record(state, step, metadata)
         return metadata
+
+    def step_outcome(self, step: str) -> dict:
+        """:meth:`run_step` as one JSON-able dict: the step's metadata (recorded by an earlier run
+        when it was done already) and `skipped`."""
+        metadata = self.run_step(step)
+        if metadata is None:
+            return {**self.state().metadata(step), "skipped": True}
+        return {**metadata, "skipped": False}
+
+    def act(self, action: str) -> dict | list:
+        """One action of a migration job, wherever it runs: a step, the plan, or the rollback."""
+        if action == "plan":
+            return self.plan()
+        if action == "rollback":
+            return self.rollback()
+        if action not in STEPS:
+            raise MigrationError(f"unknown migration action {action!r}: one of {', '.join(ACTIONS)}")
+        return self.step_outcome(action)
 
     def run(self) -> RunResult:
         result = RunResult(self.names.source_name, self.names.target_name)

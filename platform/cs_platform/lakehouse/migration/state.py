@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from cs_platform.adapters import storage
 
 STEPS = ("preflight", "copy", "verify", "cutover")
+ACTIONS = (*STEPS, "plan", "rollback")  # what one migration job run does
 
 
 @dataclass
@@ -43,6 +44,11 @@ class MigrationState:
 class MigrationStateStore:
     def __init__(self, root: str, settings=None):
         self.root, self.settings = root.rstrip("/"), settings
+
+    @classmethod
+    def of(cls, settings) -> "MigrationStateStore":
+        """The store of the lake of `settings`: `<warehouse>/_migrations/`."""
+        return cls(f"{settings.warehouse.rstrip('/')}/_migrations", settings)
 
     def uri(self, source: str) -> str:
         return f"{self.root}/{source}.json"
