@@ -49,6 +49,11 @@ def _spark_and_ref(name: str):
     return _spark(), ref
 
 
+def _catalog_and_ref(name: str):
+    ref = _ref(name)
+    return _catalog(), ref
+
+
 def _echo(payload) -> None:
     click.echo(json.dumps(payload, default=str, sort_keys=True))
 
@@ -108,7 +113,7 @@ def rollback(name: str, to_snapshot, to_timestamp) -> None:
     """Make a snapshot current again (backwards, or forwards after a rollback)."""
     from cs_platform.lakehouse.table_ops import rollback as rollback_table
 
-    _echo(rollback_table(*_spark_and_ref(name), to_snapshot=to_snapshot, to_timestamp=to_timestamp))
+    _echo(rollback_table(*_catalog_and_ref(name), to_snapshot=to_snapshot, to_timestamp=to_timestamp))
 
 
 @table.command()
@@ -121,7 +126,7 @@ def tag(name: str, tag_name: str, snapshot, retain_days) -> None:
     """Name a snapshot so that snapshot expiry keeps it."""
     from cs_platform.lakehouse.table_ops import tag as tag_snapshot
 
-    _echo(tag_snapshot(*_spark_and_ref(name), tag_name, snapshot, retain_days))
+    _echo(tag_snapshot(*_catalog_and_ref(name), tag_name, snapshot, retain_days))
 
 
 @table.command("add-column")
@@ -135,7 +140,7 @@ def add_column(name: str, column: str, type_: str, after, first: bool) -> None:
     """Add a column; rows written before read it as null."""
     from cs_platform.lakehouse.table_ops import add_column as add
 
-    _echo(add(*_spark_and_ref(name), column, type_, first=first, after=after))
+    _echo(add(*_catalog_and_ref(name), column, type_, first=first, after=after))
 
 
 @table.command("rename-column")
@@ -147,7 +152,7 @@ def rename_column(name: str, column: str, new_name: str) -> None:
     """Rename a column; data written before reads under the new name."""
     from cs_platform.lakehouse.table_ops import rename_column as rename
 
-    _echo(rename(*_spark_and_ref(name), column, new_name))
+    _echo(rename(*_catalog_and_ref(name), column, new_name))
 
 
 @table.command()
@@ -159,7 +164,7 @@ def widen(name: str, column: str, new_type: str) -> None:
     """Widen a column's type: int -> bigint, float -> double, decimal precision up."""
     from cs_platform.lakehouse.table_ops import widen_column
 
-    _echo(widen_column(*_spark_and_ref(name), column, new_type))
+    _echo(widen_column(*_catalog_and_ref(name), column, new_type))
 
 
 @table.command()
@@ -172,4 +177,4 @@ def reorder(name: str, column: str, after, first: bool) -> None:
     """Move a column first or after another."""
     from cs_platform.lakehouse.table_ops import reorder_column
 
-    _echo(reorder_column(*_spark_and_ref(name), column, first=first, after=after))
+    _echo(reorder_column(*_catalog_and_ref(name), column, first=first, after=after))

@@ -1,8 +1,11 @@
 """Operator table operations on Iceberg: history, time travel, rollback, tags, schema evolution.
 
-Every name and type is validated before it reaches SQL (``cs_platform.adapters.identifiers``
-and the type allow-list below); snapshot ids are integers and timestamps are parsed and
-re-formatted here, so no user text is pasted into a statement.
+Rollback, tags and schema changes are metadata commits: they go through PyIceberg (milliseconds,
+no JVM, the same optimistic commit on the shared catalog as Spark's), so a Dagster run or a
+`csp table` command starts no Spark for them. Reading rows (time travel) goes through Spark.
+Every name and type is validated first (``cs_platform.adapters.identifiers`` and the type
+allow-list below); snapshot ids are integers and timestamps are parsed and re-formatted here, so
+no user text is pasted into a statement.
 """
 
 from __future__ import annotations
@@ -119,11 +122,7 @@ def check_widening(current: str, new: str) -> None:
     )
 
 
-def column(name: str) -> str:
-    return f"`{validate_identifier(name, 'column name')}`"
-
-
-# ---- metadata (PyIceberg: no JVM) ---------------------------------------------------------------
+# ---- metadata reads and commits (PyIceberg: no JVM) ---------------------------------------------
 
 def _load(catalog, ref: TableRef):
     from pyiceberg.exceptions import NoSuchTableError
@@ -169,11 +168,181 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-# ---- Spark operations ----------------------------------------------------------------------------
+def _current_id(table) -> int | None:
+    current = table.current_snapshot()
+    return current.snapshot_id if current is not None else None
+
+
+def _millis(moment: datetime) -> int:
+    return (int(moment.timestamp()) * 1_000_000 + moment.microsecond) // 1000
+
+
+def snapshot_current_at(catalog, ref: TableRef, moment: str | datetime) -> int:
+    """The snapshot that was the table's state at ``moment`` (from the snapshot log, ms precision)."""
+    at = parse_timestamp(moment)
+    cutoff = _millis(at.replace(microsecond=at.microsecond // 1000 * 1000))
+    log = [entry for entry in _load(catalog, ref).history() if entry.timestamp_ms <= cutoff]
+    if not log:
+        raise TableOpError(f"table {ref} has no snapshot at or before {at.isoformat()}")
+    return max(log, key=lambda entry: entry.timestamp_ms).snapshot_id
+
+
+def rollback(catalog, ref: TableRef, to_snapshot: int | None = None, to_timestamp: str | datetime | None = None) -> dict:
+    """Make a snapshot current again: backwards (rollback) or forwards (after a rollback).
+
+    By timestamp, the target is the snapshot that was current at that moment, so a rollback
+    can itself be undone by rolling forward to a later moment.
+    """
+    from pyiceberg.table.snapshots import ancestors_of
+
+    if (to_snapshot is None) == (to_timestamp is None):
+        raise TableOpError("give exactly one of a snapshot id or a timestamp to roll back to")
+    target = (int(snapshot_id_literal(to_snapshot)) if to_snapshot is not None
+              else snapshot_current_at(catalog, ref, to_timestamp))
+    table = _load(catalog, ref)
+    if table.snapshot_by_id(target) is None:
+        raise TableOpError(f"snapshot {target} does not exist in {ref} (expired, or never existed)")
+    previous = _current_id(table)
+    if previous == target:
+        return {"previous_snapshot_id": previous, "current_snapshot_id": previous, "changed": False}
+    ancestor = target in {s.snapshot_id for s in ancestors_of(table.current_snapshot(), table.metadata)}
+    with table.manage_snapshots() as manage:
+        if ancestor:
+            manage.rollback_to_snapshot(target)
+        else:  # forwards: a snapshot a rollback left behind
+            manage.set_current_snapshot(snapshot_id=target)
+    return {"previous_snapshot_id": previous, "current_snapshot_id": target, "changed": True,
+            "procedure": "rollback_to_snapshot" if ancestor else "set_current_snapshot"}
+
+
+def tag(catalog, ref: TableRef, tag_name: str, snapshot_id: int | None = None, retain_days: int | None = None) -> dict:
+    """Name a snapshot (default: the current one) so that snapshot expiry keeps it; an existing
+    tag of that name is moved."""
+    from pyiceberg.table.refs import SnapshotRefType
+
+    name = validate_identifier(tag_name, "tag name")
+    if retain_days is not None and int(retain_days) < 1:
+        raise TableOpError("retain_days must be >= 1")
+    table = _load(catalog, ref)
+    target = int(snapshot_id_literal(snapshot_id)) if snapshot_id is not None else _current_id(table)
+    if target is None:
+        raise TableOpError(f"table {ref} has no snapshot to tag")
+    if table.snapshot_by_id(target) is None:
+        raise TableOpError(f"snapshot {target} does not exist in {ref} (expired, or never existed)")
+    existing = table.metadata.refs.get(name)
+    if existing is not None and existing.snapshot_ref_type != SnapshotRefType.TAG:
+        raise TableOpError(f"{name} is a branch of {ref}, not a tag: choose another name")
+    with table.manage_snapshots() as manage:
+        if existing is not None:
+            manage.remove_tag(name)
+        manage.create_tag(target, name, max_ref_age_ms=int(retain_days) * 86_400_000 if retain_days else None)
+    return {"tag": name, "snapshot_id": target}
+
+
+def _iceberg_type(spark_type: str):
+    """The Iceberg type of an allow-listed Spark SQL type (see :func:`column_type`)."""
+    from pyiceberg import types as t
+
+    decimal = _DECIMAL.match(spark_type)
+    if decimal:
+        return t.DecimalType(int(decimal.group(1)), int(decimal.group(2)))
+    return {"string": t.StringType(), "int": t.IntegerType(), "bigint": t.LongType(), "float": t.FloatType(),
+            "double": t.DoubleType(), "boolean": t.BooleanType(), "date": t.DateType(),
+            "timestamp": t.TimestamptzType(), "timestamp_ntz": t.TimestampType(), "binary": t.BinaryType()}[spark_type]
+
+
+def _spark_type(iceberg_type) -> str:
+    """Spark SQL's name of an Iceberg type (what users type and see)."""
+    from pyiceberg import types as t
+
+    if isinstance(iceberg_type, t.DecimalType):
+        return f"decimal({iceberg_type.precision},{iceberg_type.scale})"
+    names = {t.StringType: "string", t.IntegerType: "int", t.LongType: "bigint", t.FloatType: "float",
+             t.DoubleType: "double", t.BooleanType: "boolean", t.DateType: "date", t.TimestamptzType: "timestamp",
+             t.TimestampType: "timestamp_ntz", t.BinaryType: "binary"}
+    return names.get(type(iceberg_type), str(iceberg_type))
+
+
+def _field_type(table, ref: TableRef, name: str) -> str:
+    validate_identifier(name, "column name")
+    try:
+        return _spark_type(table.schema().find_field(name).field_type)
+    except ValueError:
+        raise TableOpError(f"column {name!r} does not exist in {ref}") from None
+
+
+def _check_position(first: bool, after: str | None) -> None:
+    if first and after:
+        raise TableOpError("give either first or after, not both")
+    if after:
+        validate_identifier(after, "column name")
+
+
+def _move(update, name: str, first: bool, after: str | None) -> None:
+    if first:
+        update.move_first(name)
+    elif after:
+        update.move_after(name, after)
+
+
+def _evolve(table, ref: TableRef, change) -> None:
+    """Apply `change(update_schema)` in one commit; PyIceberg's refusals become TableOpError."""
+    try:
+        with table.update_schema() as update:
+            change(update)
+    except ValueError as exc:
+        raise TableOpError(f"cannot change the schema of {ref}: {exc}") from None
+
+
+def add_column(catalog, ref: TableRef, name: str, type_: str, first: bool = False, after: str | None = None,
+               comment: str | None = None) -> dict:
+    col_type = column_type(type_)
+    validate_identifier(name, "column name")
+    _check_position(first, after)
+    if comment:
+        _check_comment(comment)
+    table = _load(catalog, ref)
+
+    def change(update) -> None:
+        update.add_column(name, _iceberg_type(col_type), doc=comment or None)
+        _move(update, name, first, after)
+
+    _evolve(table, ref, change)
+    return {"added": name, "type": col_type}
+
+
+def rename_column(catalog, ref: TableRef, old: str, new: str) -> dict:
+    table = _load(catalog, ref)
+    _field_type(table, ref, old)
+    validate_identifier(new, "column name")
+    _evolve(table, ref, lambda update: update.rename_column(old, new))
+    return {"renamed": old, "to": new}
+
+
+def widen_column(catalog, ref: TableRef, name: str, new_type: str) -> dict:
+    target = column_type(new_type)
+    table = _load(catalog, ref)
+    current = _field_type(table, ref, name)
+    check_widening(current, target)
+    _evolve(table, ref, lambda update: update.update_column(name, field_type=_iceberg_type(target)))
+    return {"column": name, "from": current, "to": target}
+
+
+def reorder_column(catalog, ref: TableRef, name: str, first: bool = False, after: str | None = None) -> dict:
+    _check_position(first, after)
+    if not (first or after):
+        raise TableOpError("give first or after to reorder a column")
+    table = _load(catalog, ref)
+    _field_type(table, ref, name)
+    _evolve(table, ref, lambda update: _move(update, name, first, after))
+    return {"column": name, "position": "FIRST" if first else f"AFTER `{after}`"}
+
+
+# ---- Spark reads -------------------------------------------------------------------------------
 
 def refresh(spark, ref: TableRef) -> None:
-    """Drop Spark's cached copy of the table: commits made by another session (the stream's
-    foreachBatch runs in a cloned session) stay invisible through a cached table otherwise."""
+    """Drop Spark's cached copy of the table: commits made elsewhere (another session, PyIceberg)
+    stay invisible through a cached table otherwise."""
     spark.sql(f"REFRESH TABLE {ref.sql}")
 
 
@@ -195,112 +364,9 @@ def current_snapshot_id(spark, ref: TableRef) -> int | None:
     return current_snapshot(spark, ref.sql)[0]
 
 
-def snapshot_current_at(spark, ref: TableRef, moment: str | datetime) -> int:
-    """The snapshot that was the table's state at ``moment`` (from the snapshot log)."""
-    refresh(spark, ref)
-    rows = spark.sql(
-        f"SELECT snapshot_id FROM {ref.sql}.history WHERE made_current_at <= {timestamp_literal(moment)} "
-        "ORDER BY made_current_at DESC LIMIT 1"
-    ).collect()
-    if not rows:
-        raise TableOpError(f"table {ref} has no snapshot at or before {parse_timestamp(moment).isoformat()}")
-    return rows[0].snapshot_id
-
-
-def rollback(spark, ref: TableRef, to_snapshot: int | None = None, to_timestamp: str | datetime | None = None) -> dict:
-    """Make a snapshot current again: backwards (rollback) or forwards (after a rollback).
-
-    By timestamp, the target is the snapshot that was current at that moment, so a rollback
-    can itself be undone by rolling forward to a later moment.
-    """
-    if (to_snapshot is None) == (to_timestamp is None):
-        raise TableOpError("give exactly one of a snapshot id or a timestamp to roll back to")
-    target = snapshot_id_literal(to_snapshot) if to_snapshot is not None else str(snapshot_current_at(spark, ref, to_timestamp))
-    known = spark.sql(f"SELECT snapshot_id FROM {ref.sql}.snapshots WHERE snapshot_id = {target}").collect()
-    if not known:
-        raise TableOpError(f"snapshot {target} does not exist in {ref} (expired, or never existed)")
-    previous = current_snapshot_id(spark, ref)
-    if previous is not None and int(target) == previous:
-        return {"previous_snapshot_id": previous, "current_snapshot_id": previous, "changed": False}
-    ancestor = spark.sql(
-        f"SELECT 1 FROM {ref.sql}.history WHERE is_current_ancestor AND snapshot_id = {target}"
-    ).collect()
-    procedure = "rollback_to_snapshot" if ancestor else "set_current_snapshot"
-    spark.sql(f"CALL {ref.procedure(procedure)}(table => {ref.procedure_arg}, snapshot_id => {target})").collect()
-    return {"previous_snapshot_id": previous, "current_snapshot_id": int(target), "changed": True, "procedure": procedure}
-
-
-def tag(spark, ref: TableRef, tag_name: str, snapshot_id: int | None = None, retain_days: int | None = None) -> dict:
-    """Name a snapshot (default: the current one) so that snapshot expiry keeps it."""
-    name = validate_identifier(tag_name, "tag name")
-    target = snapshot_id_literal(snapshot_id) if snapshot_id is not None else current_snapshot_id(spark, ref)
-    if target is None:
-        raise TableOpError(f"table {ref} has no snapshot to tag")
-    sql = f"ALTER TABLE {ref.sql} CREATE OR REPLACE TAG `{name}` AS OF VERSION {target}"
-    if retain_days is not None:
-        if int(retain_days) < 1:
-            raise TableOpError("retain_days must be >= 1")
-        sql += f" RETAIN {int(retain_days)} DAYS"
-    spark.sql(sql)
-    return {"tag": name, "snapshot_id": int(target)}
-
-
-def _field_type(spark, ref: TableRef, name: str) -> str:
-    validate_identifier(name, "column name")
-    refresh(spark, ref)
-    for field in spark.table(ref.sql).schema.fields:
-        if field.name == name:
-            return field.dataType.simpleString()
-    raise TableOpError(f"column {name!r} does not exist in {ref}")
-
-
-def _position(first: bool, after: str | None) -> str:
-    if first and after:
-        raise TableOpError("give either first or after, not both")
-    if first:
-        return " FIRST"
-    if after:
-        return f" AFTER {column(after)}"
-    return ""
-
-
-def add_column(spark, ref: TableRef, name: str, type_: str, first: bool = False, after: str | None = None,
-               comment: str | None = None) -> dict:
-    col_type = column_type(type_)
-    sql = f"ALTER TABLE {ref.sql} ADD COLUMN {column(name)} {col_type}"
-    if comment:
-        sql += " COMMENT " + _string_literal(comment)
-    spark.sql(sql + _position(first, after))
-    return {"added": name, "type": col_type}
-
-
-def rename_column(spark, ref: TableRef, old: str, new: str) -> dict:
-    _field_type(spark, ref, old)
-    spark.sql(f"ALTER TABLE {ref.sql} RENAME COLUMN {column(old)} TO {column(new)}")
-    return {"renamed": old, "to": new}
-
-
-def widen_column(spark, ref: TableRef, name: str, new_type: str) -> dict:
-    target = column_type(new_type)
-    current = _field_type(spark, ref, name)
-    check_widening(current, target)
-    spark.sql(f"ALTER TABLE {ref.sql} ALTER COLUMN {column(name)} TYPE {target}")
-    return {"column": name, "from": current, "to": target}
-
-
-def reorder_column(spark, ref: TableRef, name: str, first: bool = False, after: str | None = None) -> dict:
-    position = _position(first, after)
-    if not position:
-        raise TableOpError("give first or after to reorder a column")
-    _field_type(spark, ref, name)
-    spark.sql(f"ALTER TABLE {ref.sql} ALTER COLUMN {column(name)}{position}")
-    return {"column": name, "position": position.strip()}
-
-
-def _string_literal(text: str) -> str:
+def _check_comment(text: str) -> None:
     if not re.fullmatch(r"[\w .,:;()/-]{0,200}", text):
         raise TableOpError("comment may hold letters, digits, spaces and .,:;()/- only (max 200 characters)")
-    return f"'{text}'"
 
 
 __all__ = [

@@ -32,13 +32,14 @@ def people(spark, namespace):
     return ref
 
 
-def test_rename_widen_add_and_reorder_keep_old_data_readable(spark, people):
+def test_rename_widen_add_and_reorder_keep_old_data_readable(spark, iceberg_catalog, people):
     _commit(spark, people, [(1, "ann"), (2, "bob")])
 
-    assert table_ops.rename_column(spark, people, "name", "full_name") == {"renamed": "name", "to": "full_name"}
-    assert table_ops.widen_column(spark, people, "id", "long") == {"column": "id", "from": "int", "to": "bigint"}
-    table_ops.add_column(spark, people, "score", "double", after="id")
-    table_ops.reorder_column(spark, people, "full_name", first=True)
+    assert table_ops.rename_column(iceberg_catalog, people, "name", "full_name") == {"renamed": "name", "to": "full_name"}
+    assert table_ops.widen_column(iceberg_catalog, people, "id", "long") == {"column": "id", "from": "int", "to": "bigint"}
+    table_ops.add_column(iceberg_catalog, people, "score", "double", after="id")
+    table_ops.reorder_column(iceberg_catalog, people, "full_name", first=True)
+    table_ops.refresh(spark, people)  # the schema changed through PyIceberg, not through this session
     spark.sql(f"INSERT INTO {people.sql} VALUES ('cid', 5000000000, 4.5)")
 
     assert [(f.name, f.dataType.simpleString()) for f in spark.table(people.sql).schema.fields] == [
@@ -47,26 +48,26 @@ def test_rename_widen_add_and_reorder_keep_old_data_readable(spark, people):
         (1, "ann", None), (2, "bob", None), (5000000000, "cid", 4.5)]
 
 
-def test_invalid_schema_changes_are_rejected(spark, people):
+def test_invalid_schema_changes_are_rejected(spark, iceberg_catalog, people):
     with pytest.raises(TableOpError, match=r"^cannot widen string to int: allowed are int -> bigint, float -> double, "
                                            r"decimal\(p,s\) -> decimal\(P,s\) with P > p$"):
-        table_ops.widen_column(spark, people, "name", "int")
+        table_ops.widen_column(iceberg_catalog, people, "name", "int")
     with pytest.raises(TableOpError, match=r"^column 'nickname' does not exist in lake\.\w+\.people$"):
-        table_ops.rename_column(spark, people, "nickname", "alias")
+        table_ops.rename_column(iceberg_catalog, people, "nickname", "alias")
     with pytest.raises(TableOpError, match=r"^invalid column type 'string\); DROP TABLE x; --'"):
-        table_ops.add_column(spark, people, "x", "string); DROP TABLE x; --")
+        table_ops.add_column(iceberg_catalog, people, "x", "string); DROP TABLE x; --")
 
 
-def test_crafted_identifiers_are_rejected_before_sql(spark, people):
+def test_crafted_identifiers_are_rejected_before_sql(spark, iceberg_catalog, people):
     rule = ": use letters, digits and underscores, starting with a letter or underscore"
     with pytest.raises(InvalidIdentifier, match=re.escape("invalid table name part 'people; DROP TABLE x'" + rule)):
         TableRef.parse(f"{people.namespace}.people; DROP TABLE x")
     with pytest.raises(InvalidIdentifier, match=re.escape("invalid column name 'name` STRING, evil'" + rule)):
-        table_ops.add_column(spark, people, "name` STRING, evil", "string")
+        table_ops.add_column(iceberg_catalog, people, "name` STRING, evil", "string")
     with pytest.raises(InvalidIdentifier, match=re.escape("invalid column name 'x)--'" + rule)):
-        table_ops.rename_column(spark, people, "name", "x)--")
+        table_ops.rename_column(iceberg_catalog, people, "name", "x)--")
     with pytest.raises(InvalidIdentifier, match=re.escape('invalid tag name "v1\'; --"' + rule)):
-        table_ops.tag(spark, people, "v1'; --")
+        table_ops.tag(iceberg_catalog, people, "v1'; --")
     assert [f.name for f in spark.table(people.sql).schema.fields] == ["id", "name"]
 
 
@@ -74,18 +75,18 @@ def test_rollback_and_roll_forward_by_snapshot(spark, iceberg_catalog, people):
     first, _ = _commit(spark, people, [(1, "ann")])
     second, _ = _commit(spark, people, [(2, "bob")])
 
-    back = table_ops.rollback(spark, people, to_snapshot=first)
+    back = table_ops.rollback(iceberg_catalog, people, to_snapshot=first)
     assert back == {"previous_snapshot_id": second, "current_snapshot_id": first, "changed": True,
                     "procedure": "rollback_to_snapshot"}
     assert table_rows(spark, people) == [(1, "ann")]
 
-    forward = table_ops.rollback(spark, people, to_snapshot=second)
+    forward = table_ops.rollback(iceberg_catalog, people, to_snapshot=second)
     assert forward["procedure"] == "set_current_snapshot"
     assert table_rows(spark, people) == [(1, "ann"), (2, "bob")]
     history = table_ops.history(iceberg_catalog, people)
     assert [h["snapshot_id"] for h in history] == [first, second, first, second]
     with pytest.raises(TableOpError, match=r"^snapshot 42 does not exist in lake\.\w+\.people \(expired, or never existed\)$"):
-        table_ops.rollback(spark, people, to_snapshot=42)
+        table_ops.rollback(iceberg_catalog, people, to_snapshot=42)
 
 
 def test_rollback_and_roll_forward_by_timestamp_and_time_travel(spark, iceberg_catalog, people):
@@ -96,21 +97,22 @@ def test_rollback_and_roll_forward_by_timestamp_and_time_travel(spark, iceberg_c
     assert sorted(tuple(r) for r in table_ops.read(spark, people, at_timestamp=after_first).collect()) == [(1, "ann")]
     assert sorted(tuple(r) for r in table_ops.read(spark, people, at_snapshot=second).collect()) == [(1, "ann"), (2, "bob")]
 
-    assert table_ops.rollback(spark, people, to_timestamp=after_first)["current_snapshot_id"] == first
+    assert table_ops.rollback(iceberg_catalog, people, to_timestamp=after_first)["current_snapshot_id"] == first
     assert table_rows(spark, people) == [(1, "ann")]
-    assert table_ops.rollback(spark, people, to_timestamp=after_second.isoformat())["current_snapshot_id"] == second
+    assert table_ops.rollback(iceberg_catalog, people, to_timestamp=after_second.isoformat())["current_snapshot_id"] == second
     assert table_rows(spark, people) == [(1, "ann"), (2, "bob")]
     with pytest.raises(TableOpError, match=r"^table lake\.\w+\.people has no snapshot at or before 2001-01-01T00:00:00\+00:00$"):
-        table_ops.rollback(spark, people, to_timestamp="2001-01-01T00:00:00Z")
+        table_ops.rollback(iceberg_catalog, people, to_timestamp="2001-01-01T00:00:00Z")
 
 
 def test_tag_snapshot_and_list_snapshots(spark, iceberg_catalog, people):
     first, _ = _commit(spark, people, [(1, "ann")])
     second, _ = _commit(spark, people, [(2, "bob")])
 
-    assert table_ops.tag(spark, people, "before_fix", snapshot_id=first, retain_days=30) == {
+    assert table_ops.tag(iceberg_catalog, people, "before_fix", snapshot_id=first, retain_days=30) == {
         "tag": "before_fix", "snapshot_id": first}
     assert table_ops.refs(iceberg_catalog, people) == {"main": second, "before_fix": first}
     listed = table_ops.snapshots(iceberg_catalog, people)
     assert [(s["snapshot_id"], s["current"], s["total_records"]) for s in listed] == [(first, False, 1), (second, True, 2)]
+    table_ops.refresh(spark, people)
     assert sorted(tuple(r) for r in spark.sql(f"SELECT * FROM {people.sql} VERSION AS OF 'before_fix'").collect()) == [(1, "ann")]

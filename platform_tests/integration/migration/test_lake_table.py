@@ -12,13 +12,14 @@ from cs_platform.lakehouse.policy import HISTORY, policy_for
 from .conftest import HISTORY_ROWS
 
 
-def test_schema_evolution_and_time_travel_on_the_migrated_table(spark, history_migration):
+def test_schema_evolution_and_time_travel_on_the_migrated_table(spark, iceberg_catalog, history_migration):
     m = history_migration
     migrated_snapshot = m.run().metadata["cutover"]["snapshot_id"]
     ref = table_ops.TableRef.parse(m.names.target_name)
 
-    table_ops.add_column(spark, ref, "resolution_code", "string")
-    table_ops.rename_column(spark, ref, "priority", "ticket_priority")
+    table_ops.add_column(iceberg_catalog, ref, "resolution_code", "string")
+    table_ops.rename_column(iceberg_catalog, ref, "priority", "ticket_priority")
+    table_ops.refresh(spark, ref)
     spark.sql(f"INSERT INTO {ref.sql} (history_id, ticket_id, seq, event_type, status, ticket_priority, agent_id, "
               "channel, csat_score, changed_at, dt, resolution_code) VALUES ('T-NEW#1', 'T-NEW', 1, 'ticket_created', "
               "'open', 'low', NULL, 'email', NULL, TIMESTAMP '2024-03-06 09:00:00', '2024-03-06', 'R1')")

@@ -1,11 +1,12 @@
 """Operator table operations as jobs with typed launchpad config: history, rollback, tag and
-schema evolution. Bodies only call `cs_platform.lakehouse.table_ops`, which validates every name."""
+schema evolution. Bodies only call `cs_platform.lakehouse.table_ops`, which validates every name.
+All are metadata reads or commits through PyIceberg: no Spark starts for them."""
 
 
 import dagster as dg
 from pydantic import Field
 
-from cs_platform.defs.resources import IcebergCatalogResource, LakeSparkResource
+from cs_platform.defs.resources import IcebergCatalogResource
 from cs_platform.lakehouse import table_ops
 from cs_platform.lakehouse.table_ops import TableRef
 
@@ -45,8 +46,8 @@ class RollbackConfig(dg.Config):
 
 
 @dg.op
-def rollback_table(context: dg.OpExecutionContext, config: RollbackConfig, pyspark: LakeSparkResource) -> None:
-    result = table_ops.rollback(pyspark.spark_session, TableRef.parse(config.table),
+def rollback_table(context: dg.OpExecutionContext, config: RollbackConfig, iceberg: IcebergCatalogResource) -> None:
+    result = table_ops.rollback(iceberg.catalog(), TableRef.parse(config.table),
                                 to_snapshot=config.to_snapshot_id, to_timestamp=config.to_timestamp)
     context.add_output_metadata({k: v for k, v in result.items() if v is not None})
 
@@ -59,8 +60,8 @@ class TagConfig(dg.Config):
 
 
 @dg.op
-def tag_snapshot(context: dg.OpExecutionContext, config: TagConfig, pyspark: LakeSparkResource) -> None:
-    context.add_output_metadata(table_ops.tag(pyspark.spark_session, TableRef.parse(config.table), config.tag,
+def tag_snapshot(context: dg.OpExecutionContext, config: TagConfig, iceberg: IcebergCatalogResource) -> None:
+    context.add_output_metadata(table_ops.tag(iceberg.catalog(), TableRef.parse(config.table), config.tag,
                                               config.snapshot_id, config.retain_days))
 
 
@@ -73,8 +74,8 @@ class AddColumnConfig(dg.Config):
 
 
 @dg.op
-def add_column(context: dg.OpExecutionContext, config: AddColumnConfig, pyspark: LakeSparkResource) -> None:
-    context.add_output_metadata(table_ops.add_column(pyspark.spark_session, TableRef.parse(config.table), config.column,
+def add_column(context: dg.OpExecutionContext, config: AddColumnConfig, iceberg: IcebergCatalogResource) -> None:
+    context.add_output_metadata(table_ops.add_column(iceberg.catalog(), TableRef.parse(config.table), config.column,
                                                      config.type, first=config.first, after=config.after))
 
 
@@ -85,8 +86,8 @@ class RenameColumnConfig(dg.Config):
 
 
 @dg.op
-def rename_column(context: dg.OpExecutionContext, config: RenameColumnConfig, pyspark: LakeSparkResource) -> None:
-    context.add_output_metadata(table_ops.rename_column(pyspark.spark_session, TableRef.parse(config.table),
+def rename_column(context: dg.OpExecutionContext, config: RenameColumnConfig, iceberg: IcebergCatalogResource) -> None:
+    context.add_output_metadata(table_ops.rename_column(iceberg.catalog(), TableRef.parse(config.table),
                                                         config.column, config.new_name))
 
 
@@ -97,8 +98,8 @@ class WidenColumnConfig(dg.Config):
 
 
 @dg.op
-def widen_column(context: dg.OpExecutionContext, config: WidenColumnConfig, pyspark: LakeSparkResource) -> None:
-    context.add_output_metadata(table_ops.widen_column(pyspark.spark_session, TableRef.parse(config.table),
+def widen_column(context: dg.OpExecutionContext, config: WidenColumnConfig, iceberg: IcebergCatalogResource) -> None:
+    context.add_output_metadata(table_ops.widen_column(iceberg.catalog(), TableRef.parse(config.table),
                                                        config.column, config.new_type))
 
 
@@ -110,8 +111,8 @@ class ReorderColumnConfig(dg.Config):
 
 
 @dg.op
-def reorder_column(context: dg.OpExecutionContext, config: ReorderColumnConfig, pyspark: LakeSparkResource) -> None:
-    context.add_output_metadata(table_ops.reorder_column(pyspark.spark_session, TableRef.parse(config.table),
+def reorder_column(context: dg.OpExecutionContext, config: ReorderColumnConfig, iceberg: IcebergCatalogResource) -> None:
+    context.add_output_metadata(table_ops.reorder_column(iceberg.catalog(), TableRef.parse(config.table),
                                                          config.column, first=config.first, after=config.after))
 
 
