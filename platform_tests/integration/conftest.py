@@ -26,7 +26,7 @@ class EmrCompute:
 def emr_compute(settings, moto_endpoint, monkeypatch, tmp_path) -> EmrCompute:
     import boto3
 
-    from cs_platform.defs.resources import EmrServerlessResource, shared_resources
+    from cs_platform.defs.resources import EmrServerlessResource, LakeSparkResource, shared_resources
 
     dist = tmp_path / "dist"  # what `make package` builds, uploaded where CSP_EMR_CODE_URI points
     subprocess.run([str(ROOT / "scripts" / "package-emr.sh"), str(dist)], check=True, capture_output=True,
@@ -46,5 +46,11 @@ def emr_compute(settings, moto_endpoint, monkeypatch, tmp_path) -> EmrCompute:
         def emr_client(self):
             return fake
 
-    return EmrCompute(fake, {**shared_resources(),
+    class NoSparkHere(LakeSparkResource):
+        """In EMR mode the Dagster process runs no Spark: a step that tries fails its test."""
+
+        def _init_session(self) -> None:
+            raise AssertionError("the Dagster process started Spark with CSP_COMPUTE=emr-serverless")
+
+    return EmrCompute(fake, {**shared_resources(), "pyspark": NoSparkHere(), "pyspark_hive": NoSparkHere(hive=True),
                              "emr_serverless": OnFakeEmr(endpoint_url=moto_endpoint, poll_interval_s=0.5)})
