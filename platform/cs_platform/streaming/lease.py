@@ -142,7 +142,7 @@ class S3Lease:
         if self._lost.is_set() or time.monotonic() - self._written_at > self.ttl_seconds:
             raise CheckpointBusy(
                 f"lost the lease {self.uri} of checkpoint {self.checkpoint}: it was not renewed within "
-                f"{self.ttl_seconds:g} s and another writer took it over; this {self.mode} stops")
+                f"{self.ttl_seconds:g} s, so another writer may have taken it over; this {self.mode} stops")
 
     def __exit__(self, *exc) -> None:
         self._stop.set()

@@ -123,7 +123,7 @@ def test_a_paused_holder_loses_its_lease_and_stops_writing(s3_checkpoint):
             out, _ = paused.communicate(timeout=30)
             assert paused.returncode == 3
             assert out.strip() == (f"lost the lease {uri} of checkpoint s3://checkpoint: it was not renewed within "
-                                   "2 s and another writer took it over; this continuous stops")
+                                   "2 s, so another writer may have taken it over; this continuous stops")
             assert _lease_body(settings)["mode"] == "backfill"  # the loser did not delete the winner's lease
     finally:
         if paused.poll() is None:
