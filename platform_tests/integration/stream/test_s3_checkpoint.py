@@ -42,6 +42,14 @@ def _lease_body(settings) -> dict:
     return json.loads(boto3.client("s3", endpoint_url=settings.s3_endpoint_url).get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
+def _refusal(settings, mode: str) -> str:
+    """The message refusing a writer in `mode` while the lease is held."""
+    with pytest.raises(CheckpointBusy) as refused:
+        with checkpoint_lock(settings, "cs_events", mode):
+            pass
+    return str(refused.value)
+
+
 def test_a_second_writer_is_refused_while_the_lease_is_held(s3_checkpoint):
     settings = s3_checkpoint
     uri, checkpoint = lease_uri(settings.checkpoint, "cs_events"), f"{settings.checkpoint}/cs_events"
@@ -50,23 +58,16 @@ def test_a_second_writer_is_refused_while_the_lease_is_held(s3_checkpoint):
         body = _lease_body(settings)
         assert (body["mode"], body["pid"], body["ttl_seconds"]) == ("continuous", os.getpid(), 120.0)
         assert checkpoint_holder(settings, "cs_events") == body
-        with pytest.raises(CheckpointBusy) as refused:
-            with checkpoint_lock(settings, "cs_events", "backfill"):
-                pass
-        assert str(refused.value) == (
+        assert _refusal(settings, "backfill") == (
             f"another streaming query is already running on checkpoint {checkpoint} (lease {uri} held by "
             f"{json.dumps(body)}); wait for it to finish or stop it, then retry")
         held.ensure_held()
     assert checkpoint_holder(settings, "cs_events") is None
 
     with checkpoint_lock(settings, "cs_events", "backfill"):
-        body = _lease_body(settings)
-        with pytest.raises(CheckpointBusy) as refused:
-            with checkpoint_lock(settings, "cs_events", "once"):
-                pass
-        assert str(refused.value) == (
-            f"a backfill is writing the tables of checkpoint {checkpoint} (lease {uri} held by {json.dumps(body)}); "
-            f"wait for it to finish, then retry")
+        assert _refusal(settings, "once") == (
+            f"a backfill is writing the tables of checkpoint {checkpoint} (lease {uri} held by "
+            f"{json.dumps(_lease_body(settings))}); wait for it to finish, then retry")
     assert checkpoint_holder(settings, "cs_events") is None
 
 
