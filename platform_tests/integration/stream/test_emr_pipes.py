@@ -80,3 +80,21 @@ def test_a_failed_emr_job_fails_the_step_with_emrs_reason_and_its_driver_log(emr
             in data.user_failure_data.description)
     assert data.user_failure_data.metadata["driver_log"].value == (
         f"/cs/emr/applications/00fcsapp/jobs/{run_id}/SPARK_DRIVER/stderr")
+
+
+def test_a_busy_checkpoint_is_refused_before_an_emr_job_is_submitted(emr):
+    import os
+    import socket
+
+    from cs_platform.streaming.lock import CheckpointLock, lock_path
+    from cs_platform.streaming.query import checkpoint_location
+
+    settings = emr["settings"]
+    with CheckpointLock(lock_path(settings, "cs_events"), checkpoint_location(settings), "continuous"):
+        result = run_job(emr)
+
+    assert not result.success and emr["fake"].requests == []
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_failure_data.user_failure_data.description == (
+        f"not submitted to EMR Serverless: a query (mode continuous; pid {os.getpid()} on {socket.gethostname()}) "
+        f"holds checkpoint {checkpoint_location(settings)}; retry when it has finished")

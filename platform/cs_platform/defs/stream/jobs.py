@@ -18,8 +18,9 @@ from cs_platform.defs.resources import DocumentDBResource, EmrServerlessResource
 from cs_platform.defs.stream.assets import STREAMED
 from cs_platform.remote.stream_job import BATCH, stream_job_arguments
 from cs_platform.settings import EMR_SERVERLESS
+from cs_platform.streaming.lock import checkpoint_holder, holder_text
 from cs_platform.streaming.metadata import hour_metadata, parse_hour
-from cs_platform.streaming.query import DEFAULT_QUERY, start_stream
+from cs_platform.streaming.query import DEFAULT_QUERY, checkpoint_location, start_stream
 
 STREAM_TAG = "cs/stream"
 POOL = "cs_stream"
@@ -43,6 +44,10 @@ def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, s
                          emr_serverless: EmrServerlessResource) -> None:
     located = settings.get().with_overrides(landing_uri=config.landing_uri, checkpoint_uri=config.checkpoint_uri)
     if located.compute == EMR_SERVERLESS:
+        held = None if config.lock_wait_seconds else checkpoint_holder(located, config.query_name)
+        if held is not None:  # the job would be refused on EMR: do not pay for its start
+            raise dg.Failure(f"not submitted to EMR Serverless: {holder_text(held)} holds checkpoint "
+                             f"{checkpoint_location(located, config.query_name)}; retry when it has finished")
         arguments = stream_job_arguments(
             config.namespace, config.documentdb_database, config.landing_uri, config.checkpoint_uri, config.query_name,
             config.max_files_per_trigger, config.lock_wait_seconds)
