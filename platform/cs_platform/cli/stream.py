@@ -1,7 +1,8 @@
 """`csp stream [--once]`: run the Structured Streaming query over the landing zone.
 
 `--once` processes everything not yet processed (availableNow) and exits 0; without it the query
-runs on a processing-time trigger until SIGTERM/SIGINT. Options override the CSP_* locations so a
+runs on a processing-time trigger until SIGTERM/SIGINT. `--status` runs nothing: it prints, as
+JSON, who holds the checkpoint, what has committed, what is pending and the last batch. Options override the CSP_* locations so a
 test or a backfill rehearsal can run on its own landing, checkpoint, namespace and database.
 """
 
@@ -25,10 +26,15 @@ import click
 @click.option("--max-files-per-trigger", type=int, default=None, help="Overrides CSP_STREAM_MAX_FILES_PER_TRIGGER.")
 @click.option("--documentdb-chunk-size", type=int, default=None, help="Upserts per unordered bulk write.")
 @click.option("--no-documentdb", is_flag=True, help="Stop after the lake commit (benchmarks; reproject later).")
+@click.option("--status", is_flag=True,
+              help="Print who holds the checkpoint, committed batches, pending files and the last batch; run nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def stream(once, namespace, database, landing_uri, checkpoint_uri, query_name, max_files_per_trigger,
-           documentdb_chunk_size, no_documentdb, as_json) -> None:
+           documentdb_chunk_size, no_documentdb, status, as_json) -> None:
     """Run the CS streaming query (lake tables + DocumentDB projection)."""
+    if status:
+        _print_status(landing_uri, checkpoint_uri, query_name)
+        return
     from cs_platform.adapters.documentdb import DEFAULT_CHUNK_SIZE, DocumentDBWriter
     from cs_platform.adapters.lake_tables import LakeTables
     from cs_platform.adapters.spark import build_spark_session
@@ -64,3 +70,12 @@ def stream(once, namespace, database, landing_uri, checkpoint_uri, query_name, m
         click.echo(json.dumps(summary))
     else:
         click.echo(" ".join(f"{k}={v}" for k, v in summary.items() if k != "landing_hours"))
+
+
+def _print_status(landing_uri, checkpoint_uri, query_name: str) -> None:
+    """No Spark: the checkpoint, its lock or lease, the landing zone and the progress log are read directly."""
+    from cs_platform.settings import load_settings
+    from cs_platform.streaming.follow import status
+
+    click.echo(json.dumps(status(load_settings(landing_uri=landing_uri, checkpoint_uri=checkpoint_uri), query_name),
+                          default=str, sort_keys=True))

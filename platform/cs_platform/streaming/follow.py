@@ -70,6 +70,26 @@ def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
     return obs
 
 
+_LAST_BATCH_FIELDS = ("batch_id", "mode", "written_at", "lines_read", "valid", "quarantined", "new_events",
+                      "tickets_changed", "documentdb_writes", "landing_hours", "duration_s", "dagster_run_id")
+
+
+def status(settings, query_name: str) -> dict:
+    """An operator's view of the query, without a JVM (`csp stream --status`): who holds the
+    checkpoint, what has committed, what waits in the landing zone, and the last batch."""
+    checkpoint = f"{settings.checkpoint}/{query_name}"
+    committed = committed_batches(checkpoint, settings)
+    last = progress_log(settings, query_name).last()
+    return {
+        "checkpoint": checkpoint,
+        "holder": checkpoint_holder(settings, query_name),
+        "committed_batches": len(committed),
+        "last_committed_batch": committed[-1] if committed else None,
+        "pending_files": len(unprocessed_files(settings.landing, checkpoint, settings)),
+        "last_batch": {k: last.get(k) for k in _LAST_BATCH_FIELDS if k in last} if last else None,
+    }
+
+
 def retry_delay(retries: int) -> float:
     """Seconds to wait after the failure of a backlog's run (`retries` requests of it so far)."""
     return min(RETRY_BASE_SECONDS * 2 ** retries, RETRY_MAX_SECONDS)

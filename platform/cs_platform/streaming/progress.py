@@ -61,6 +61,10 @@ class LocalProgressLog:
         start = after if isinstance(after, int) and after <= len(entries) else 0
         return entries[start:], len(entries)
 
+    def last(self) -> dict | None:
+        entries = read_progress(self.path)
+        return entries[-1] if entries else None
+
 
 class S3ProgressLog:
     """S3 has no append: one object per entry under a prefix next to the checkpoint, named so that
@@ -91,6 +95,14 @@ class S3ProgressLog:
             except ValueError:
                 continue
         return entries, (keys[-1] if keys else start or None)
+
+    def last(self) -> dict | None:
+        """The latest entry (lists every key: for an operator's command, not for a sensor tick)."""
+        keys = [obj["Key"] for page in self._client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=self.prefix) for obj in page.get("Contents", [])]
+        if not keys:
+            return None
+        return json.loads(self._client.get_object(Bucket=self.bucket, Key=max(keys))["Body"].read())
 
 
 def progress_log(settings, query_name: str) -> LocalProgressLog | S3ProgressLog:

@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cs_platform.streaming.follow import FollowCursor, observe
+from cs_platform.streaming.follow import FollowCursor, observe, status
 from cs_platform.streaming.lease import S3Lease, lease_uri
 from cs_platform.streaming.lock import CheckpointBusy, checkpoint_holder, checkpoint_lock
 from cs_platform.streaming.progress import S3ProgressLog, progress_log, read_progress
@@ -174,6 +174,9 @@ def test_the_sensor_follows_a_query_whose_checkpoint_is_on_s3(spark, stream_env,
             "2026-11-26T09:00:00Z": (1, 1, "0")}
         again = observe(remote, "cs_events", FollowCursor.parse(seen.cursor.dump()))
         assert (again.runless, again.cursor.progress) == ({}, seen.cursor.progress)
+        shown = status(remote, "cs_events")  # `csp stream --status`
+        assert (shown["holder"]["mode"], shown["committed_batches"], shown["pending_files"],
+                shown["last_batch"]["batch_id"], shown["last_batch"]["lines_read"]) == ("continuous", 1, 0, 0, 1)
 
     write_landing_file(landing, utc(2026, 11, 26, 10), [event_line("e2", "status_changed", "T1", 2, t, status="solved")])
     after = observe(remote, "cs_events", again.cursor)

@@ -1,12 +1,14 @@
 """The streaming query in-process: gzip + plain files in nested hour folders, availableNow twice,
-the progress log, and the checkpoint lock."""
+the progress log, `csp stream --status`, and the checkpoint lock."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from click.testing import CliRunner
 
+from cs_platform.cli import cli
 from cs_platform.streaming.checkpoint import committed_batches, unprocessed_files
 from cs_platform.streaming.lock import CheckpointBusy, CheckpointLock, holder, lock_path
 from cs_platform.streaming.progress import progress_log_path, read_progress
@@ -59,6 +61,16 @@ def test_once_processes_new_files_then_only_the_next_arrival(spark, stream_env, 
         (1, "once", 1, 1, ["2026-11-26T11:00:00Z"]),
     ]
     assert entries[0]["query_id"] == first.query_id and set(entries[0]["snapshot_ids"]) == {"events", "events_quarantine", "tickets"}
+
+    write_landing_file(landing, utc(2026, 11, 26, 12), [event_line("e4", "priority_changed", "T1", 4, t, priority="high")])
+    with CheckpointLock(lock_path(settings, "cs_events"), checkpoint, "continuous"):
+        shown = CliRunner().invoke(cli, ["stream", "--status", "--landing-uri", settings.landing,
+                                         "--checkpoint-uri", settings.checkpoint], catch_exceptions=False)
+    status = json.loads(shown.output)
+    assert (status["checkpoint"], status["holder"]["mode"], status["committed_batches"], status["last_committed_batch"],
+            status["pending_files"]) == (checkpoint, "continuous", 2, 1, 1)
+    assert {k: status["last_batch"][k] for k in ("batch_id", "mode", "lines_read", "new_events", "landing_hours")} == {
+        "batch_id": 1, "mode": "once", "lines_read": 1, "new_events": 1, "landing_hours": ["2026-11-26T11:00:00Z"]}
 
 
 def test_second_query_on_the_same_checkpoint_is_refused(spark, stream_env):
