@@ -148,7 +148,8 @@ def finalize(table: str, target: str | None) -> None:
 
 @click.group()
 def legacy() -> None:
-    """The legacy Hive fixture (embedded Derby metastore under CSP_HOME/hive)."""
+    """The legacy Hive fixture (in the metastore of CSP_HIVE_METASTORE_URI; locally an embedded
+    Derby one under CSP_HOME/hive)."""
 
 
 @legacy.command()

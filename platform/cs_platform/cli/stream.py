@@ -1,9 +1,10 @@
-"""`csp stream [--once]`: run the Structured Streaming query over the landing zone.
+"""`csp stream [--once | --status]`: run the Structured Streaming query over the landing zone.
 
 `--once` processes everything not yet processed (availableNow) and exits 0; without it the query
 runs on a processing-time trigger until SIGTERM/SIGINT. `--status` runs nothing: it prints, as
-JSON, who holds the checkpoint, what has committed, what is pending and the last batch. Options override the CSP_* locations so a
-test or a backfill rehearsal can run on its own landing, checkpoint, namespace and database.
+JSON, who holds the checkpoint, what has committed, what is pending and the last batch. Options
+override the CSP_* locations so a test or a backfill rehearsal can run on its own landing,
+checkpoint, namespace and database.
 """
 
 from __future__ import annotations

@@ -180,14 +180,14 @@ def _millis(moment: datetime) -> int:
 def snapshot_current_at(catalog, ref: TableRef, moment: str | datetime) -> int:
     """The snapshot that was the table's state at ``moment`` (from the snapshot log, ms precision)."""
     at = parse_timestamp(moment)
-    cutoff = _millis(at.replace(microsecond=at.microsecond // 1000 * 1000))
-    log = [entry for entry in _load(catalog, ref).history() if entry.timestamp_ms <= cutoff]
+    log = [entry for entry in _load(catalog, ref).history() if entry.timestamp_ms <= _millis(at)]
     if not log:
         raise TableOpError(f"table {ref} has no snapshot at or before {at.isoformat()}")
     return max(log, key=lambda entry: entry.timestamp_ms).snapshot_id
 
 
-def rollback(catalog, ref: TableRef, to_snapshot: int | None = None, to_timestamp: str | datetime | None = None) -> dict:
+def rollback(catalog, ref: TableRef, to_snapshot: int | None = None,
+             to_timestamp: str | datetime | None = None) -> dict:
     """Make a snapshot current again: backwards (rollback) or forwards (after a rollback).
 
     By timestamp, the target is the snapshot that was current at that moment, so a rollback

@@ -116,7 +116,8 @@ class CheckpointLock:
                 time.sleep(1)
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "mode": self.mode, "since": time.time()}))
+        handle.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "mode": self.mode,
+                                 "since": time.time()}))
         handle.flush()
         self._handle = handle
         return self

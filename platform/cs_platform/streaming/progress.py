@@ -76,7 +76,8 @@ class S3ProgressLog:
         self._client = s3_client(settings)
 
     def append(self, entry: dict) -> None:
-        key = f"{self.prefix}{time.time_ns() // 1_000_000:015d}-{int(entry.get('batch_id', 0)):012d}-{uuid.uuid4().hex[:8]}.json"
+        millis, batch = time.time_ns() // 1_000_000, int(entry.get("batch_id", 0))
+        key = f"{self.prefix}{millis:015d}-{batch:012d}-{uuid.uuid4().hex[:8]}.json"
         self._client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(entry, default=str).encode(),
                                 ContentType="application/json")
 

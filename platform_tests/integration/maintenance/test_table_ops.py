@@ -35,8 +35,10 @@ def people(spark, namespace):
 def test_rename_widen_add_and_reorder_keep_old_data_readable(spark, iceberg_catalog, people):
     _commit(spark, people, [(1, "ann"), (2, "bob")])
 
-    assert table_ops.rename_column(iceberg_catalog, people, "name", "full_name") == {"renamed": "name", "to": "full_name"}
-    assert table_ops.widen_column(iceberg_catalog, people, "id", "long") == {"column": "id", "from": "int", "to": "bigint"}
+    renamed = table_ops.rename_column(iceberg_catalog, people, "name", "full_name")
+    assert renamed == {"renamed": "name", "to": "full_name"}
+    widened = table_ops.widen_column(iceberg_catalog, people, "id", "long")
+    assert widened == {"column": "id", "from": "int", "to": "bigint"}
     table_ops.add_column(iceberg_catalog, people, "score", "double", after="id")
     table_ops.reorder_column(iceberg_catalog, people, "full_name", first=True)
     table_ops.refresh(spark, people)  # the schema changed through PyIceberg, not through this session
@@ -99,7 +101,8 @@ def test_rollback_and_roll_forward_by_timestamp_and_time_travel(spark, iceberg_c
 
     assert table_ops.rollback(iceberg_catalog, people, to_timestamp=after_first)["current_snapshot_id"] == first
     assert table_rows(spark, people) == [(1, "ann")]
-    assert table_ops.rollback(iceberg_catalog, people, to_timestamp=after_second.isoformat())["current_snapshot_id"] == second
+    forward = table_ops.rollback(iceberg_catalog, people, to_timestamp=after_second.isoformat())
+    assert forward["current_snapshot_id"] == second
     assert table_rows(spark, people) == [(1, "ann"), (2, "bob")]
     with pytest.raises(TableOpError, match=r"^table lake\.\w+\.people has no snapshot at or before 2001-01-01T00:00:00\+00:00$"):
         table_ops.rollback(iceberg_catalog, people, to_timestamp="2001-01-01T00:00:00Z")

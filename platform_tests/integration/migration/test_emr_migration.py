@@ -75,7 +75,8 @@ def test_migration_and_rollback_run_on_emr_serverless(spark, settings, emr_compu
     rolled_back = _run(build_rollback_job(source, target), emr_compute)
 
     assert rolled_back.success, emr_compute.fake.stderr()
-    assert _arguments(emr_compute, start=len(STEPS)) == [["--source", source, "--target", target, "--action", "rollback"]]
+    assert _arguments(emr_compute, start=len(STEPS)) == [
+        ["--source", source, "--target", target, "--action", "rollback"]]
     assert rolled_back.output_for_node("cs_ticket_history__rollback") == [
         f"restored Hive table {source} from {emr_legacy}.cs_ticket_history__hive_backup",
         f"dropped Iceberg table {target}",

@@ -39,7 +39,8 @@ def s3_checkpoint(settings, moto_endpoint, monkeypatch):
 def _lease_body(settings) -> dict:
     uri = lease_uri(settings.checkpoint, "cs_events")
     bucket, key = uri[len("s3://"):].split("/", 1)
-    return json.loads(boto3.client("s3", endpoint_url=settings.s3_endpoint_url).get_object(Bucket=bucket, Key=key)["Body"].read())
+    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def _refusal(settings, mode: str) -> str:
@@ -158,7 +159,8 @@ def test_the_sensor_follows_a_query_whose_checkpoint_is_on_s3(spark, stream_env,
     entries = read_progress(stream_env["checkpoints"] / "cs_events.progress.jsonl")
     assert [e["batch_id"] for e in entries] == [0]
 
-    remote = settings.with_overrides(checkpoint_uri=s3_checkpoint.checkpoint, s3_endpoint_url=s3_checkpoint.s3_endpoint_url)
+    remote = settings.with_overrides(checkpoint_uri=s3_checkpoint.checkpoint,
+                                     s3_endpoint_url=s3_checkpoint.s3_endpoint_url)
     s3 = boto3.client("s3", endpoint_url=remote.s3_endpoint_url)
     bucket, prefix = remote.checkpoint[len("s3://"):].split("/", 1)
     local = stream_env["checkpoints"] / "cs_events"
@@ -178,7 +180,8 @@ def test_the_sensor_follows_a_query_whose_checkpoint_is_on_s3(spark, stream_env,
         assert (shown["holder"]["mode"], shown["committed_batches"], shown["pending_files"],
                 shown["last_batch"]["batch_id"], shown["last_batch"]["lines_read"]) == ("continuous", 1, 0, 0, 1)
 
-    write_landing_file(landing, utc(2026, 11, 26, 10), [event_line("e2", "status_changed", "T1", 2, t, status="solved")])
+    write_landing_file(landing, utc(2026, 11, 26, 10),
+                       [event_line("e2", "status_changed", "T1", 2, t, status="solved")])
     after = observe(remote, "cs_events", again.cursor)
     assert (after.running, after.pending_files, after.runless) == (None, 1, {})
     assert after.run_key is not None and after.cursor.requested == after.run_key

@@ -62,7 +62,8 @@ def test_once_processes_new_files_then_only_the_next_arrival(spark, stream_env, 
     ]
     assert entries[0]["query_id"] == first.query_id and set(entries[0]["snapshot_ids"]) == {"events", "events_quarantine", "tickets"}
 
-    write_landing_file(landing, utc(2026, 11, 26, 12), [event_line("e4", "priority_changed", "T1", 4, t, priority="high")])
+    write_landing_file(landing, utc(2026, 11, 26, 12),
+                       [event_line("e4", "priority_changed", "T1", 4, t, priority="high")])
     with CheckpointLock(lock_path(settings, "cs_events"), checkpoint, "continuous"):
         shown = CliRunner().invoke(cli, ["stream", "--status", "--landing-uri", settings.landing,
                                          "--checkpoint-uri", settings.checkpoint], catch_exceptions=False)

@@ -185,7 +185,8 @@ def test_the_legacy_hive_metastore_is_embedded_locally_and_named_in_prod(env, tm
     env.setenv("CSP_HIVE_METASTORE_URI", "metastore:9083")
     with pytest.raises(SettingsError) as bad:
         load_settings()
-    assert str(bad.value) == "invalid settings: CSP_HIVE_METASTORE_URI: must be thrift://host:port or glue, got 'metastore:9083'"
+    assert str(bad.value) == (
+        "invalid settings: CSP_HIVE_METASTORE_URI: must be thrift://host:port or glue, got 'metastore:9083'")
 
 
 def test_an_empty_variable_is_an_unset_one(env):

@@ -111,7 +111,8 @@ class ReorderColumnConfig(dg.Config):
 
 
 @dg.op
-def reorder_column(context: dg.OpExecutionContext, config: ReorderColumnConfig, iceberg: IcebergCatalogResource) -> None:
+def reorder_column(context: dg.OpExecutionContext, config: ReorderColumnConfig,
+                   iceberg: IcebergCatalogResource) -> None:
     context.add_output_metadata(table_ops.reorder_column(iceberg.catalog(), TableRef.parse(config.table),
                                                          config.column, first=config.first, after=config.after))
 
