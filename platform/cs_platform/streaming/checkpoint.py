@@ -13,6 +13,11 @@ import json
 from cs_platform.adapters.storage import child_names, list_files, normalize, read_text
 
 
+def checkpoint_location(settings, query_name: str) -> str:
+    """The checkpoint of query `query_name`: `<settings.checkpoint>/<query_name>`."""
+    return f"{settings.checkpoint}/{query_name}"
+
+
 def committed_batches(checkpoint: str, settings=None) -> list[int]:
     return sorted(int(n) for n in child_names(f"{checkpoint}/commits", settings) if n.isdigit())
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 
-from cs_platform.streaming.checkpoint import committed_batches, unprocessed_files
+from cs_platform.streaming.checkpoint import checkpoint_location, committed_batches, unprocessed_files
 from cs_platform.streaming.lock import checkpoint_holder
 from cs_platform.streaming.metadata import hour_metadata
 from cs_platform.streaming.progress import progress_log
@@ -52,7 +52,7 @@ class Observation:
 
 
 def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
-    checkpoint = f"{settings.checkpoint}/{query_name}"
+    checkpoint = checkpoint_location(settings, query_name)
     entries, position = progress_log(settings, query_name).read(cursor.progress)
     committed = set(committed_batches(checkpoint, settings))
     fresh = [e for e in entries if not e.get("dagster_run_id") and e.get("batch_id") in committed]
@@ -77,7 +77,7 @@ _LAST_BATCH_FIELDS = ("batch_id", "mode", "written_at", "lines_read", "valid", "
 def status(settings, query_name: str) -> dict:
     """An operator's view of the query, without a JVM (`csp stream --status`): who holds the
     checkpoint, what has committed, what waits in the landing zone, and the last batch."""
-    checkpoint = f"{settings.checkpoint}/{query_name}"
+    checkpoint = checkpoint_location(settings, query_name)
     committed = committed_batches(checkpoint, settings)
     last = progress_log(settings, query_name).last()
     return {

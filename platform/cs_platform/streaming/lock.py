@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from cs_platform.adapters.storage import local_path
+from cs_platform.streaming.checkpoint import checkpoint_location
 
 
 class CheckpointBusy(RuntimeError):
@@ -59,7 +60,7 @@ def lock_path(settings, query_name: str) -> Path:
 
 def checkpoint_lock(settings, query_name: str, mode: str, wait_seconds: float = 0):
     """The writer lock of `<settings.checkpoint>/<query_name>`: a file lock, or an S3 lease."""
-    checkpoint = f"{settings.checkpoint}/{query_name}"
+    checkpoint = checkpoint_location(settings, query_name)
     if local_path(settings.checkpoint) is not None:
         return CheckpointLock(lock_path(settings, query_name), checkpoint, mode, wait_seconds)
     from cs_platform.streaming.lease import S3Lease, lease_uri

@@ -20,6 +20,7 @@ from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import LakeTables
 from cs_platform.adapters.storage import local_path
 from cs_platform.logic.events import explode_lines
+from cs_platform.streaming import checkpoint as checkpoints
 from cs_platform.streaming.batch import BatchResult, process_batch
 from cs_platform.streaming.lock import checkpoint_lock
 from cs_platform.streaming.progress import ProgressLogListener, progress_log
@@ -50,7 +51,7 @@ class StreamRun:
 
 
 def checkpoint_location(settings, query_name: str = DEFAULT_QUERY) -> str:
-    return f"{settings.checkpoint}/{query_name}"
+    return checkpoints.checkpoint_location(settings, query_name)
 
 
 def writer_lock(settings, mode: str, query_name: str = DEFAULT_QUERY, wait_seconds: float = 0):
