@@ -23,6 +23,12 @@ def local_path(uri: str) -> Path | None:
     return Path(unquote(parts.path)) if parts.scheme in ("", "file") else None
 
 
+def s3_location(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an `s3://bucket/key` URI."""
+    parts = urlsplit(uri)
+    return parts.netloc, parts.path.lstrip("/")
+
+
 def s3_client(settings=None):
     import boto3
 
@@ -63,10 +69,10 @@ def read_text(uri: str, settings=None) -> str | None:
             return path.read_text()
         except FileNotFoundError:
             return None
-    parts = urlsplit(uri)
+    bucket, key = s3_location(uri)
     client = s3_client(settings)
     try:
-        return client.get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"].read().decode()
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     except client.exceptions.NoSuchKey:
         return None
 
@@ -94,8 +100,8 @@ def write_text(uri: str, text: str, settings=None) -> None:
         tmp.write_text(text)
         os.replace(tmp, path)
         return
-    parts = urlsplit(uri)
-    s3_client(settings).put_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"), Body=text.encode())
+    bucket, key = s3_location(uri)
+    s3_client(settings).put_object(Bucket=bucket, Key=key, Body=text.encode())
 
 
 def delete(uri: str, settings=None) -> None:
@@ -104,5 +110,5 @@ def delete(uri: str, settings=None) -> None:
     if path is not None:
         path.unlink(missing_ok=True)
         return
-    parts = urlsplit(uri)
-    s3_client(settings).delete_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
+    bucket, key = s3_location(uri)
+    s3_client(settings).delete_object(Bucket=bucket, Key=key)

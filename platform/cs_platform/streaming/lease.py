@@ -22,9 +22,8 @@ import threading
 import time
 import uuid
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
-from cs_platform.adapters.storage import s3_client
+from cs_platform.adapters.storage import s3_client, s3_location
 from cs_platform.streaming.lock import CheckpointBusy, refusal
 
 log = logging.getLogger(__name__)
@@ -38,18 +37,13 @@ def lease_uri(checkpoint_root: str, query_name: str) -> str:
     return f"{checkpoint_root.rstrip('/')}/{query_name}.lease"
 
 
-def _split(uri: str) -> tuple[str, str]:
-    parts = urlsplit(uri)
-    return parts.netloc, parts.path.lstrip("/")
-
-
 def _error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def _read(client, uri: str) -> tuple[dict, str, bool] | None:
     """(holder, etag, expired) of the lease object, or None when there is none."""
-    bucket, key = _split(uri)
+    bucket, key = s3_location(uri)
     try:
         got = client.get_object(Bucket=bucket, Key=key)
     except client.exceptions.NoSuchKey:
@@ -103,7 +97,7 @@ class S3Lease:
         return self
 
     def _put(self, **condition) -> bool:
-        bucket, key = _split(self.uri)
+        bucket, key = s3_location(self.uri)
         try:
             put = self._client.put_object(Bucket=bucket, Key=key, Body=json.dumps(self._body).encode(),
                                           ContentType="application/json", **condition)
@@ -153,5 +147,5 @@ class S3Lease:
             return  # lost, or old enough that another writer may take it over meanwhile: let it expire
         found = _read(self._client, self.uri)
         if found is not None and found[0].get("owner") == self._body["owner"]:
-            bucket, key = _split(self.uri)
+            bucket, key = s3_location(self.uri)
             self._client.delete_object(Bucket=bucket, Key=key)

@@ -12,11 +12,10 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pyspark.sql.streaming import StreamingQueryListener
 
-from cs_platform.adapters.storage import local_path, s3_client
+from cs_platform.adapters.storage import local_path, s3_client, s3_location
 
 
 def progress_log_path(settings, query_name: str) -> Path:
@@ -71,8 +70,8 @@ class S3ProgressLog:
     keys sort in writing order; a reader's position is the last key it has seen (listed after)."""
 
     def __init__(self, uri: str, settings=None):
-        parts = urlsplit(uri)
-        self.uri, self.bucket, self.prefix = uri, parts.netloc, parts.path.strip("/") + "/"
+        self.uri, (self.bucket, path) = uri, s3_location(uri)
+        self.prefix = path.strip("/") + "/"
         self._client = s3_client(settings)
 
     def append(self, entry: dict) -> None:
