@@ -12,6 +12,7 @@ import os
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -225,21 +226,22 @@ class Settings(BaseSettings):
             kwargs.update(tls=True, tlsCAFile=str(self.documentdb_tls_ca_file))
         return kwargs
 
-    def public_locations(self, with_services: bool = True) -> dict[str, str]:
+    def public_locations(self) -> dict[str, str | None]:
         """What `csp services status --json` prints: every location, secrets excluded.
 
-        Without services (not running locally) the service URIs are left out rather than guessed."""
-        locations = {
+        The keys are always there. A service URI is the configured one, else where the local service
+        listens (its port is kept across `down` and `up`: the services' own `running` says whether
+        it is up now); null when no local service was ever started for it, or for a Glue catalog
+        (no SQL URL)."""
+        return {
             "profile": self.profile.value,
             "home": str(self.home_dir),
             "landing_uri": self.landing,
             "warehouse_uri": self.warehouse,
             "checkpoint_uri": self.checkpoint,
+            "catalog_uri": None if self.catalog_type == "glue" else _known(lambda: self.catalog),
+            "documentdb_uri": _known(lambda: self.documentdb),
         }
-        if with_services:
-            locations["catalog_uri"] = redact_uri(self.catalog)
-            locations["documentdb_uri"] = redact_uri(self.documentdb)
-        return locations
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """These settings with some replaced, validated as the environment is (``model_copy`` is
@@ -266,6 +268,14 @@ def redact_uri(uri: str) -> str:
     host = parts.hostname or ""
     netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _known(uri: Callable[[], str]) -> str | None:
+    """The service's URI, redacted, or None when no local service was ever started for it."""
+    try:
+        return redact_uri(uri())
+    except SettingsError:
+        return None
 
 
 def load_settings(**overrides: Any) -> Settings:

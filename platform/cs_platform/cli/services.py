@@ -11,9 +11,7 @@ from cs_platform.settings import load_settings
 
 
 def _print(statuses, as_json: bool, settings) -> None:
-    running = all(s.running for s in statuses.values())
-    configured = bool(settings.catalog_uri and settings.documentdb_uri)  # prod: nothing runs locally
-    locations = settings.public_locations(with_services=running or configured)
+    locations = settings.public_locations()
     if as_json:
         payload = {name: status.as_dict() for name, status in statuses.items()}
         payload.update(locations)
@@ -23,7 +21,7 @@ def _print(statuses, as_json: bool, settings) -> None:
         state = f"running on 127.0.0.1:{status.port} (pid {status.pid})" if status.running else "stopped"
         click.echo(f"{name:<11} {state}")
     for key, value in locations.items():
-        click.echo(f"{key:<15} {value}")
+        click.echo(f"{key:<15} {'-' if value is None else value}")
 
 
 @click.group()

@@ -65,4 +65,5 @@ def test_up_write_down_up_keeps_data_and_status_json(tmp_path):
 def test_status_of_a_home_never_started(tmp_path):
     status = json.loads(_csp(tmp_path / "empty", "services", "status", "--json"))
     assert status["catalog"]["running"] is False and status["documentdb"]["running"] is False
-    assert "catalog_uri" not in status
+    assert status["catalog_uri"] is None and status["documentdb_uri"] is None  # no port chosen yet
+    assert status["landing_uri"] == (tmp_path / "empty" / "landing").resolve().as_uri()

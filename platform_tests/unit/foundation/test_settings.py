@@ -14,7 +14,7 @@ from cs_platform.settings import Profile, SettingsError, load_settings, redact_u
 def env(monkeypatch, tmp_path):
     for var in ("CSP_LANDING_URI", "CSP_WAREHOUSE_URI", "CSP_CHECKPOINT_URI", "CSP_CATALOG_URI",
                 "CSP_DOCUMENTDB_URI", "CSP_PROFILE", "CSP_SPARK_PACKAGES", "CSP_DOCUMENTDB_TLS_CA_FILE",
-                "CSP_HIVE_METASTORE_URI"):
+                "CSP_HIVE_METASTORE_URI", "CSP_CATALOG_TYPE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CSP_HOME", str(tmp_path / "home"))
     return monkeypatch
@@ -104,6 +104,19 @@ def test_password_in_documentdb_uri_is_refused_without_echoing_it(env):
         load_settings()
     assert "s3cr3t" not in str(err.value)
     assert "CSP_DOCUMENTDB_URI: must not contain a password: set CSP_DOCUMENTDB_PASSWORD instead" in str(err.value)
+
+
+def test_public_locations_name_every_service_uri_known_or_null(env, tmp_path):
+    env.setenv("CSP_DOCUMENTDB_URI", "mongodb://docdb.internal:27017/?retryWrites=false")
+    env.setenv("CSP_CATALOG_URI", "postgresql+psycopg://lake:pw@db:5432/iceberg")
+    locations = load_settings().public_locations()
+    assert (locations["catalog_uri"], locations["documentdb_uri"]) == (
+        "postgresql+psycopg://lake:***@db:5432/iceberg", "mongodb://docdb.internal:27017/?retryWrites=false")
+    env.delenv("CSP_CATALOG_URI")  # local, never started: no port yet
+    assert load_settings().public_locations()["catalog_uri"] is None
+    env.setenv("CSP_CATALOG_TYPE", "glue")  # Glue has no SQL URL
+    env.setenv("CSP_CATALOG_URI", "postgresql+psycopg://lake@db:5432/iceberg")
+    assert load_settings().public_locations()["catalog_uri"] is None
 
 
 def test_redact_uri():
