@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 
 import dagster as dg
 import pytest
 
+from cs_platform.defs.reconcile import sensors as reconcile_sensors
 from cs_platform.defs.resources import SettingsResource, shared_resources
 from cs_platform.defs.stream.assets import STREAMED
 from cs_platform.defs.stream.jobs import cs_stream_job
@@ -107,11 +109,24 @@ def test_sensor_requests_the_backlog_of_a_failed_run_again_after_a_growing_delay
     assert ":retry-" not in backlog.run_requests[0].run_key and backlog.run_requests[0].run_key != key
 
 
-def test_sensor_reports_runless_hours_from_the_progress_log_of_a_real_query(spark, located):
+def reconcile_requests(cursor, clock: dt.datetime, monkeypatch):
+    """The reconcile sensor's evaluation at `clock`: (run keys it requests, its cursor)."""
+    monkeypatch.setattr(reconcile_sensors, "_now", clock.timestamp)
+    with dg.build_sensor_context(cursor=cursor, resources={"settings": SettingsResource()}) as context:
+        result = reconcile_sensors.reconcile_closed_hours(context)
+    return [r.run_key for r in result.run_requests], result.cursor
+
+
+def test_sensor_reports_runless_hours_from_the_progress_log_of_a_real_query(spark, located, monkeypatch):
+    _, closed_at_eight = reconcile_requests(None, utc(2026, 11, 26, 9, 30), monkeypatch)
     two_hours(located["landing"])
     before = evaluate()
+    # hours 9 and 10 have closed, but their files wait for the stream: nothing to reconcile yet
+    assert reconcile_requests(closed_at_eight, utc(2026, 11, 26, 11, 25), monkeypatch) == ([], closed_at_eight)
     # a query outside Dagster (as `csp stream` would run it) writes the progress log
     start_stream(spark, located["settings"], once=True, tables=located["tables"], writer=located["writer"]())
+    assert reconcile_requests(closed_at_eight, utc(2026, 11, 26, 11, 25), monkeypatch)[0] == [
+        "reconcile:2026-11-26-09:00", "reconcile:2026-11-26-10:00"]
     after = evaluate(before.cursor)
     assert after.run_requests == []
     by_key = {(e.asset_key, e.partition): e.metadata for e in after.asset_events}

@@ -1,4 +1,4 @@
-"""The reconciliation domain's Dagster wiring, without running Spark: partitions, schedule, cursor."""
+"""The reconciliation domain's Dagster wiring, without running Spark: partitions, sensors, cursor."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from cs_platform.defs.partitions import landing_hours
 from cs_platform.defs.reconcile import defs as reconcile_defs
-from cs_platform.defs.reconcile.jobs import reconcile_closed_hours
-from cs_platform.defs.reconcile.sensors import RepairCursor
+from cs_platform.defs.reconcile import sensors
+from cs_platform.defs.reconcile.sensors import RepairCursor, reconcile_closed_hours
+from cs_platform.defs.resources import SettingsResource
 from cs_platform.lakehouse.reconciliation import HourError, format_hour, hour_of_partition_key, hours_between, parse_hour
 
 
@@ -32,10 +33,30 @@ def test_repairs_share_the_stream_pool_so_they_never_run_beside_it():
     assert (backfill_landing_hours.pool, reproject_landing_hours.pool, stream_available_now.pool) == (POOL, POOL, "cs_stream")
 
 
-def test_schedule_checks_the_hour_that_closed():
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 26, 11, 20, tzinfo=dt.timezone.utc))
-    request = reconcile_closed_hours(context)
-    assert (request.run_key, request.tags) == ("reconcile:2026-11-26-10:00", {"dagster/partition": "2026-11-26-10:00"})
+def test_closed_hours_sensor_checks_each_hour_the_stream_has_processed(tmp_path, monkeypatch):
+    for var in ("CSP_LANDING_URI", "CSP_CHECKPOINT_URI", "CSP_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CSP_HOME", str(tmp_path))
+    clock = [dt.datetime(2026, 11, 26, 11, 25, tzinfo=dt.timezone.utc)]
+    monkeypatch.setattr(sensors, "_now", lambda: clock[0].timestamp())
+
+    def evaluate(cursor):
+        with dg.build_sensor_context(cursor=cursor, resources={"settings": SettingsResource()}) as context:
+            return reconcile_closed_hours(context)
+
+    first = evaluate(None)
+    assert (first.run_requests, first.skip_reason.skip_message) == ([], "next hour to reconcile: 2026-11-26-11:00")
+    waiting = tmp_path / "landing" / "2026" / "11" / "26" / "11" / "cs-events-1-2026-11-26-11-59-00-a"
+    waiting.parent.mkdir(parents=True)
+    waiting.write_text("{}\n")  # no checkpoint has processed it
+    clock[0] = dt.datetime(2026, 11, 26, 13, 20, tzinfo=dt.timezone.utc)  # hours 11 and 12 have closed
+    held = evaluate(first.cursor)
+    assert (held.run_requests, held.skip_reason.skip_message) == ([], "next hour to reconcile: 2026-11-26-11:00")
+    waiting.unlink()  # (as if processed)
+    ready = evaluate(held.cursor)
+    assert [(r.run_key, r.tags, r.job_name) for r in ready.run_requests] == [
+        (f"reconcile:2026-11-26-{h}:00", {"dagster/partition": f"2026-11-26-{h}:00"}, None) for h in (11, 12)]
+    assert evaluate(ready.cursor).run_requests == []
 
 
 def test_repair_cursor_round_trips():

@@ -150,13 +150,3 @@ reconcile_job = dg.define_asset_job(
 def checks_run_config(config: ReconcileConfig) -> dict:
     """Run config giving every consistency check of the `reconcile` job the same config."""
     return {"ops": {check.node_def.name: {"config": config.as_run_config()} for check in consistency_checks}}
-
-
-@dg.schedule(name="reconcile_closed_hours", cron_schedule="20 * * * *", job=reconcile_job, execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="At :20, run the checks of the hour that closed 20 minutes ago (Firehose buffers up to 15 min).")
-def reconcile_closed_hours(context: dg.ScheduleEvaluationContext):
-    closed = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
-    key = partition_key_of(closed)
-    # A checks-only job carries its hour as the partition tag.
-    return dg.RunRequest(run_key=f"reconcile:{key}", tags={"dagster/partition": key})

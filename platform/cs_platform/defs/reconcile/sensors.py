@@ -1,4 +1,11 @@
-"""The repair sensor: a failed consistency check of hour H launches the repair of exactly H.
+"""The reconciliation sensors.
+
+`reconcile_closed_hours` follows the stream: once a landing hour has closed and the stream has
+processed its files, it launches that hour's `reconcile` run (every consistency check of the hour),
+hour after hour, none skipped (rules: ``cs_platform.streaming.closing``; it reads the landing zone and
+the checkpoint, no JVM).
+
+`reconciliation_repair`: a failed consistency check of hour H launches the repair of exactly H.
 
 It follows the checks' execution history (Dagster's event log; no JVM, no store access), keeps
 per-(check, hour) attempt counts in its cursor, and after MAX_REPAIR_ATTEMPTS failed repairs
@@ -7,7 +14,9 @@ through the notifier (log, plus CSP_ALERT_WEBHOOK_URL when set).
 """
 
 
+import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -16,8 +25,11 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from cs_platform.adapters.notifier import Alert, NotifierError, notifier_from_settings
 from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, TICKETS
 from cs_platform.defs.reconcile.checks import DOCUMENTDB_MATCHES_LAKE, RECONCILES_WITH_RAW, TICKETS_MATCH_EVENTS
-from cs_platform.defs.reconcile.jobs import REPAIR_TAG, backfill_job, reproject_job
+from cs_platform.defs.partitions import partition_key_of
+from cs_platform.defs.reconcile.jobs import REPAIR_TAG, backfill_job, reconcile_job, reproject_job
 from cs_platform.defs.resources import SettingsResource
+from cs_platform.streaming.closing import closed_hours
+from cs_platform.streaming.query import DEFAULT_QUERY
 
 MAX_REPAIR_ATTEMPTS = 2
 _HISTORY_PAGE = 500
@@ -47,6 +59,25 @@ class RepairCursor:
 
     def dump(self) -> str:
         return json.dumps({"seen": self.seen, "attempts": self.attempts}, sort_keys=True)
+
+
+_now = time.time  # the clock hours close on
+
+
+@dg.sensor(name="reconcile_closed_hours", job=reconcile_job, minimum_interval_seconds=120,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Runs the consistency checks of each landing hour once it has closed (20 min after its end: "
+                       "Firehose buffers up to 15 min) and the stream has processed its files.")
+def reconcile_closed_hours(context: dg.SensorEvaluationContext, settings: SettingsResource) -> dg.SensorResult:
+    watermark = dt.datetime.fromisoformat(context.cursor) if context.cursor else None
+    now = dt.datetime.fromtimestamp(_now(), dt.timezone.utc)
+    ready, watermark = closed_hours(settings.get(), DEFAULT_QUERY, watermark, now)
+    keys = [partition_key_of(hour) for hour in ready]
+    # a checks-only job carries its hour as the partition tag
+    requests = [dg.RunRequest(run_key=f"reconcile:{key}", tags={"dagster/partition": key}) for key in keys]
+    upcoming = partition_key_of(watermark + dt.timedelta(hours=1))
+    skip = None if requests else dg.SkipReason(f"next hour to reconcile: {upcoming}")
+    return dg.SensorResult(run_requests=requests, cursor=watermark.isoformat(), skip_reason=skip)
 
 
 def _metadata_value(value):
