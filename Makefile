@@ -2,7 +2,9 @@
 # Both do all their own set-up and are idempotent: the second run skips what is already done.
 
 SHELL := /bin/bash
-PYTHON ?= python3
+# The first Python 3.11 or 3.12 on the PATH (PySpark 3.5 and the pinned set stop at 3.12)
+PYTHON ?= $(shell for p in python3.12 python3.11 python3; do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
+export PYTHON
 VENV := .venv
 BIN := $(VENV)/bin
 CSP_HOME ?= $(CURDIR)/.csp

@@ -15,7 +15,12 @@ jdbc_ok() {
   [ -n "${CSP_POSTGRES_JDBC_JAR:-}" ] && [ -f "$CSP_POSTGRES_JDBC_JAR" ] && return 0
   ls /usr/share/java/postgresql*.jar >/dev/null 2>&1
 }
-python_ok() { command -v python3 >/dev/null 2>&1 && python3 -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; }
+# The Python the Makefile chose (PYTHON: the first 3.11 or 3.12 on the PATH; empty when none is)
+python_ok() {
+  local python="${PYTHON:-python3}"
+  command -v "$python" >/dev/null 2>&1 &&
+    "$python" -c 'import sys, venv; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null
+}
 
 java_ok || missing+=("java")
 jdbc_ok || missing+=("jdbc")
@@ -44,5 +49,5 @@ fi
 echo "error: missing system packages: ${missing[*]}." >&2
 echo "  Install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless), the PostgreSQL JDBC driver" >&2
 echo "  (apt-get install libpostgresql-jdbc-java, or set CSP_POSTGRES_JDBC_JAR=/path/to/postgresql.jar)" >&2
-echo "  and Python 3.11+ with venv, then run make again." >&2
+echo "  and Python 3.11 or 3.12 with venv (PySpark 3.5 does not run on 3.13), then run make again." >&2
 exit 1

@@ -136,3 +136,43 @@ def test_continuous_query_processes_arrivals_until_stopped(spark, stream_env):
         (0, "continuous", 1, ["2026-11-26T09:00:00Z"]), (1, "continuous", 1, ["2026-11-26T10:00:00Z"])]
     assert outcome["run"].batches == []
     assert holder(lock_path(settings, "cs_events")) is None
+
+
+def test_the_packaged_entry_point_runs_the_continuous_query_until_sigterm(spark, stream_env, mongo_client):
+    """`stream_job.py --continuous`, as a long-running EMR job runs it: outside Dagster (its batches
+    are runless for the sensor), stopped by SIGTERM with exit code 0 and its lock released."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from cs_platform.remote import stream_job
+
+    settings, landing = stream_env["settings"], stream_env["landing"]
+    t = utc(2026, 11, 26, 9)
+    write_landing_file(landing, t, [event_line("e1", "ticket_created", "T1", 1, t, customer_id="c", channel="chat"),
+                                    event_line("e2", "status_changed", "T1", 2, t, status="pending")])
+    env = {**os.environ, "CSP_LANDING_URI": settings.landing, "CSP_CHECKPOINT_URI": settings.checkpoint,
+           "CSP_STREAM_TRIGGER_SECONDS": "1"}
+    job = subprocess.Popen([sys.executable, str(Path(stream_job.__file__)), "--continuous",
+                            "--namespace", stream_env["tables"].namespace, "--database", stream_env["database"]],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = progress_log_path(settings, "cs_events")
+    try:
+        deadline = time.monotonic() + 240
+        while not read_progress(log) and job.poll() is None and time.monotonic() < deadline:
+            time.sleep(1)
+        assert holder(lock_path(settings, "cs_events"))["pid"] == job.pid
+        job.send_signal(signal.SIGTERM)
+        assert job.wait(120) == 0, job.stderr.read()[-3000:]
+    finally:
+        if job.poll() is None:
+            job.kill()
+    [entry] = read_progress(log)
+    assert (entry["mode"], entry["new_events"], entry["landing_hours"], "dagster_run_id" in entry) == (
+        "continuous", 2, ["2026-11-26T09:00:00Z"], False)
+    assert holder(lock_path(settings, "cs_events")) is None
+    document = mongo_client[stream_env["database"]].tickets.find_one({"_id": "T1"})
+    assert (document["status"], document["event_count"]) == ("pending", 2)
