@@ -7,6 +7,7 @@ one fails at start-up, naming the variable. Secrets are ``SecretStr`` and are ne
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from enum import Enum
@@ -84,6 +85,8 @@ class Settings(BaseSettings):
     stream_trigger_seconds: int = Field(default=10, ge=1, le=3600)
     stream_max_files_per_trigger: int = Field(default=1000, ge=1)
     quarantine_rate_threshold: float = Field(default=0.05, ge=0.0, le=1.0)
+    # The first day of the hourly partitions in Dagster (the archive's first landing day, UTC).
+    landing_hours_start: str = "2026-01-01"
 
     @field_validator("landing_uri", "warehouse_uri", "checkpoint_uri")
     @classmethod
@@ -94,6 +97,14 @@ class Settings(BaseSettings):
         if scheme not in _URI_SCHEMES:
             raise ValueError(f"must be a file:// or s3:// URI, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("landing_hours_start")
+    @classmethod
+    def _start_day(cls, value: str) -> str:
+        try:
+            return dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            raise ValueError(f"must be a day, YYYY-MM-DD, got {value!r}") from None
 
     @field_validator("catalog_type")
     @classmethod

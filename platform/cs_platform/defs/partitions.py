@@ -1,10 +1,12 @@
-"""Partitions shared by every domain: hourly, by Firehose arrival (landing) hour, UTC."""
+"""Partitions shared by every domain: hourly, by Firehose arrival (landing) hour, UTC, from
+CSP_LANDING_HOURS_START (read when the code location loads: a bad value fails the load, naming it)."""
 
 import dagster as dg
 
-LANDING_HOURS_START = "2026-01-01-00:00"
+from cs_platform.settings import load_settings
 
-landing_hours = dg.HourlyPartitionsDefinition(start_date=LANDING_HOURS_START, timezone="UTC")
+landing_hours = dg.HourlyPartitionsDefinition(start_date=f"{load_settings().landing_hours_start}-00:00",
+                                              timezone="UTC")
 
 
 def partition_key_of(hour) -> str:

@@ -14,7 +14,7 @@ from cs_platform.settings import Profile, SettingsError, load_settings, redact_u
 def env(monkeypatch, tmp_path):
     for var in ("CSP_LANDING_URI", "CSP_WAREHOUSE_URI", "CSP_CHECKPOINT_URI", "CSP_CATALOG_URI",
                 "CSP_DOCUMENTDB_URI", "CSP_PROFILE", "CSP_SPARK_PACKAGES", "CSP_DOCUMENTDB_TLS_CA_FILE",
-                "CSP_HIVE_METASTORE_URI", "CSP_CATALOG_TYPE"):
+                "CSP_HIVE_METASTORE_URI", "CSP_CATALOG_TYPE", "CSP_LANDING_HOURS_START"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CSP_HOME", str(tmp_path / "home"))
     return monkeypatch
@@ -117,6 +117,16 @@ def test_public_locations_name_every_service_uri_known_or_null(env, tmp_path):
     env.setenv("CSP_CATALOG_TYPE", "glue")  # Glue has no SQL URL
     env.setenv("CSP_CATALOG_URI", "postgresql+psycopg://lake@db:5432/iceberg")
     assert load_settings().public_locations()["catalog_uri"] is None
+
+
+def test_landing_hours_start_is_a_day(env):
+    assert load_settings().landing_hours_start == "2026-01-01"
+    env.setenv("CSP_LANDING_HOURS_START", "2024-03-01")
+    assert load_settings().landing_hours_start == "2024-03-01"
+    env.setenv("CSP_LANDING_HOURS_START", "March 2024")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert str(err.value) == "invalid settings: CSP_LANDING_HOURS_START: must be a day, YYYY-MM-DD, got 'March 2024'"
 
 
 def test_redact_uri():

@@ -49,9 +49,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, settings: SettingsResour
     outside = [r for hour, r in reports.items() if hour < first]
     if outside or unplaced:
         context.log.warning(
-            f"{len(unplaced)} new object(s) outside the YYYY/MM/DD/HH/ layout and "
-            f"{sum(r.file_count for r in outside)} before {first:%Y-%m-%d}: not reported "
-            f"(e.g. {[f.key for f in unplaced[:3]]}); the stream quarantines their lines")
+            f"not reported: {len(unplaced)} new object(s) outside the YYYY/MM/DD/HH/ layout (the stream "
+            f"quarantines their lines; e.g. {[f.key for f in unplaced[:3]]}) and "
+            f"{sum(r.file_count for r in outside)} landed before {first:%Y-%m-%d} (CSP_LANDING_HOURS_START)")
     if not events:
         return dg.SensorResult(skip_reason=f"no new objects in {landing.uri}", cursor=next_cursor.serialize())
     context.log.info(f"{sum(r.file_count for r in reports.values())} new object(s) in {len(events)} hour(s)")
