@@ -1,8 +1,8 @@
 """Which landing hours are ready to be reconciled against the raw archive (for the sensor, no JVM).
 
 An hour is ready once it has closed and the stream has processed it:
-- closed: Firehose names an object by the hour its buffer opened and delivers it up to 15 minutes
-  after, so hour H takes no new object after H + 1 h + CLOSE_AFTER;
+- closed: Firehose files an object under the arrival hour of its records and delivers it when its
+  buffer flushes, at most 15 minutes later, so hour H takes no new object after H + 1 h + CLOSE_AFTER;
 - processed: no landing file of H waits for the stream. A closed hour whose files still wait after
   WAIT_FOR_STREAM is reconciled anyway: the gap is then what the check must report.
 Hours are queued in order behind one watermark (the last hour queued), so an hour that waits holds
