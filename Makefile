@@ -4,7 +4,6 @@
 SHELL := /bin/bash
 # The first Python 3.11 or 3.12 on the PATH (PySpark 3.5 and the pinned set stop at 3.12)
 PYTHON ?= $(shell for p in python3.12 python3.11 python3; do $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
-export PYTHON
 VENV := .venv
 BIN := $(VENV)/bin
 CSP_HOME ?= $(CURDIR)/.csp
@@ -20,7 +19,7 @@ SEED_EVENTS ?= 3000
 setup: system-deps $(STAMP) jars
 
 system-deps:
-	@scripts/ensure-system-deps.sh
+	@PYTHON="$(PYTHON)" scripts/ensure-system-deps.sh
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
