@@ -97,9 +97,10 @@ def test_objects_outside_the_layout_are_not_reported(landing, instance):
     put(landing, "stray/file.json", b"{}", now - 10)
     put(landing, "2025/06/01/00/cs-events-1-2025-06-01-00-00-00-old", b"{}", now - 10)
     result = tick(instance, None)
-    assert result.asset_events == []
-    assert result.skip_reason is not None
-    assert tick(instance, result.cursor).skip_reason is not None
+    assert (result.asset_events, result.skip_reason.skip_message) == ([], f"no new objects in {landing.uri}")
+    again = tick(instance, result.cursor)
+    assert (again.asset_events, again.skip_reason.skip_message, again.cursor) == (
+        [], f"no new objects in {landing.uri}", result.cursor)
 
 
 def test_materializations_land_in_the_instance_as_partitions(landing, instance):

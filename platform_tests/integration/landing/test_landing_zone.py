@@ -119,6 +119,7 @@ def test_generate_refuses_bad_options(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "Invalid value for '--late-rate': must be between 0 and 1, got 2.0" in result.output
     result = CliRunner().invoke(generate, ["--start", "tomorrow"])
+    assert result.exit_code == 2
     assert "Invalid value for --start: expected YYYY-MM-DDTHH in UTC, got 'tomorrow'" in result.output
 
 

@@ -29,9 +29,13 @@ def test_maintenance_job_reports_each_step_with_before_and_after(spark, iceberg_
     observed = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     assert [e.step_key for e in observed] == [f"{step}[{mapping}]" for step in (
         "rewrite_data_files", "rewrite_position_delete_files", "expire_snapshots", "rewrite_manifests", "remove_orphan_files")]
-    compaction = observed[0].event_specific_data.asset_observation
-    assert compaction.asset_key == dg.AssetKey(["lake", namespace, "events"])
-    assert compaction.metadata["status"].value == "done"
+    reports = [e.event_specific_data.asset_observation for e in observed]
+    assert {r.asset_key for r in reports} == {dg.AssetKey(["lake", namespace, "events"])}
+    assert [(r.metadata["step"].value, r.metadata["status"].value, r.metadata["reason"].value) for r in reports] == [
+        ("rewrite_data_files", "done", ""), ("rewrite_position_delete_files", "skipped", "probe: no delete files"),
+        ("expire_snapshots", "skipped", "probe: few and young snapshots"),
+        ("rewrite_manifests", "skipped", "probe: fewer than 20 manifests"), ("remove_orphan_files", "done", "")]
+    compaction = reports[0]
     assert (compaction.metadata["before_data_files"].value, compaction.metadata["after_data_files"].value) == (4, 1)
     assert table_rows(spark, ref, "event_id") == [("e0",), ("e1",), ("e2",), ("e3",)]
 
@@ -56,15 +60,30 @@ def test_table_operation_jobs(spark, iceberg_catalog, namespace):
     spark.sql(f"INSERT INTO {ref.sql} VALUES (2, 'bob')")
     table = f"{namespace}.people"
 
-    assert _run("table_rename_column", {"rename_column": {"config": {"table": table, "column": "name", "new_name": "full_name"}}}).success
-    assert _run("table_widen_column", {"widen_column": {"config": {"table": table, "column": "id", "new_type": "bigint"}}}).success
-    assert _run("table_tag", {"tag_snapshot": {"config": {"table": table, "tag": "first_load", "snapshot_id": first}}}).success
-    assert _run("table_rollback", {"rollback_table": {"config": {"table": table, "to_snapshot_id": first}}}).success
-    history = _run("table_history", {"show_table_history": {"config": {"table": table}}})
-    assert history.success
+    def outputs(job_name: str, op: str, config: dict) -> dict:
+        """The op's output metadata, as plain values."""
+        result = _run(job_name, {op: {"config": {"table": table, **config}}})
+        [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+        return {k: v.value for k, v in output.event_specific_data.metadata.items()}
 
+    assert outputs("table_rename_column", "rename_column", {"column": "name", "new_name": "full_name"}) == {
+        "renamed": "name", "to": "full_name"}
+    assert outputs("table_widen_column", "widen_column", {"column": "id", "new_type": "bigint"}) == {
+        "column": "id", "from": "int", "to": "bigint"}
+    assert outputs("table_tag", "tag_snapshot", {"tag": "first_load", "snapshot_id": first}) == {
+        "tag": "first_load", "snapshot_id": first}
+    second = table_ops.current_snapshot_id(spark, ref)
+    assert outputs("table_rollback", "rollback_table", {"to_snapshot_id": first}) == {
+        "previous_snapshot_id": second, "current_snapshot_id": first, "changed": True,
+        "procedure": "rollback_to_snapshot"}
+    history = outputs("table_history", "show_table_history", {})
+    assert history["refs"] == {"main": first, "first_load": first}
+    assert str(first) in history["snapshots"] and str(second) in history["snapshots"]  # a rollback keeps both
+
+    table_ops.refresh(spark, ref)
+    assert [(f.name, f.dataType.simpleString()) for f in spark.table(ref.sql).schema.fields] == [
+        ("id", "bigint"), ("full_name", "string")]
     assert table_rows(spark, ref, "id, full_name") == [(1, "ann")]
-    assert table_ops.refs(iceberg_catalog, ref)["first_load"] == first
     crafted = _run("table_add_column", {"add_column": {"config": {"table": table, "column": "x; DROP TABLE y", "type": "int"}}},
                    raise_on_error=False)
     assert not crafted.success

@@ -118,6 +118,7 @@ def test_a_maintenance_step_travels_to_its_emr_entry_point_unchanged(capsys):
     assert (parsed.target, parsed.step) == (target, "expire_snapshots")
     result = StepResult("lake.cs.events", "expire_snapshots", "dry_run", outcome={"expired": 3}, before={"snapshots": 9})
     assert StepResult.from_dict(result.as_dict()) == result
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exited:
         parse_args(["--target", "{}", "--step", "vacuum"])
+    assert exited.value.code == 2
     assert "argument --step: invalid choice: 'vacuum'" in capsys.readouterr().err

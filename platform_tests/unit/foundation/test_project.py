@@ -44,8 +44,10 @@ def test_definitions_validate(tmp_path):
 def test_definitions_wire_the_shared_resources():
     from cs_platform.definitions import defs
 
-    resources = defs.resources
-    assert {"settings", "pyspark", "pyspark_hive", "iceberg", "documentdb"} <= set(resources)
+    from cs_platform.defs.resources import shared_resources
+
+    assert set(defs.resources) == set(shared_resources()) == {
+        "settings", "pyspark", "pyspark_hive", "iceberg", "documentdb", "emr_serverless"}
 
 
 def test_local_dagster_instance_config_is_valid(tmp_path):

@@ -48,8 +48,10 @@ def test_bad_uri_names_the_variable(env):
 
 def test_bad_number_names_the_variable(env):
     env.setenv("CSP_STREAM_TRIGGER_SECONDS", "soon")
-    with pytest.raises(SettingsError, match=r"^invalid settings: CSP_STREAM_TRIGGER_SECONDS: "):
+    with pytest.raises(SettingsError) as err:
         load_settings()
+    assert str(err.value) == ("invalid settings: CSP_STREAM_TRIGGER_SECONDS: Input should be a valid integer, "
+                              "unable to parse string as an integer")
 
 
 def test_bad_profile_names_the_variable(env):
@@ -85,8 +87,10 @@ def test_prod_checkpoints_never_on_local_storage(env):
                        "CSP_CATALOG_URI": "postgresql+psycopg://lake@rds/iceberg",
                        "CSP_DOCUMENTDB_URI": "mongodb://docdb:27017", "CSP_DOCUMENTDB_TLS_CA_FILE": "/ca.pem"}.items():
         env.setenv(var, value)
-    with pytest.raises(SettingsError, match="CSP_CHECKPOINT_URI must be on S3 in the prod profile"):
+    with pytest.raises(SettingsError) as err:
         load_settings()
+    assert str(err.value) == ("invalid settings: CSP_CHECKPOINT_URI must be on S3 in the prod profile, "
+                              "never on cluster storage")
 
 
 def test_secrets_never_rendered(env):
@@ -102,8 +106,8 @@ def test_password_in_documentdb_uri_is_refused_without_echoing_it(env):
     env.setenv("CSP_DOCUMENTDB_URI", "mongodb://app:s3cr3t@docdb:27017")
     with pytest.raises(SettingsError) as err:
         load_settings()
-    assert "s3cr3t" not in str(err.value)
-    assert "CSP_DOCUMENTDB_URI: must not contain a password: set CSP_DOCUMENTDB_PASSWORD instead" in str(err.value)
+    assert str(err.value) == (
+        "invalid settings: CSP_DOCUMENTDB_URI: must not contain a password: set CSP_DOCUMENTDB_PASSWORD instead")
 
 
 def test_public_locations_name_every_service_uri_known_or_null(env, tmp_path):
@@ -140,8 +144,10 @@ def test_spark_packages_setting(env):
     env.setenv("CSP_SPARK_PACKAGES", "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0")
     assert resolve_jars(load_settings()).packages == ("org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0",)
     env.setenv("CSP_SPARK_PACKAGES", "yes please")
-    with pytest.raises(SettingsError, match="^CSP_SPARK_PACKAGES: expected 'maven'"):
+    with pytest.raises(SettingsError) as err:
         resolve_jars(load_settings())
+    assert str(err.value) == ("CSP_SPARK_PACKAGES: expected 'maven' or comma-separated group:artifact:version "
+                              "coordinates, got 'yes please'")
     env.delenv("CSP_SPARK_PACKAGES")
     jars = resolve_jars(load_settings()).jars
     assert Path(jars[0]).name == "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
