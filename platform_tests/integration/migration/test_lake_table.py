@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from cs_platform.lakehouse import table_ops
@@ -66,11 +68,16 @@ def test_maintenance_policy_applies_after_finalize(spark, iceberg_catalog, histo
     assert m.target_properties()["gc.enabled"] == "true"
     assert not m.backup_exists()
 
-    results = Maintainer(spark, iceberg_catalog, ref, policy).run()
-    assert [r.step for r in results] == ["rewrite_data_files", "rewrite_position_delete_files", "expire_snapshots",
-                                        "rewrite_manifests", "remove_orphan_files"]
-    assert all(r.status in ("done", "skipped") for r in results), [(r.step, r.status, r.reason) for r in results]
+    # GC is on: a run past the snapshots' maximum age expires them (the table owns every file now)
+    later = datetime.now(timezone.utc) + timedelta(hours=policy.snapshot_max_age_hours + 1)
+    results = Maintainer(spark, iceberg_catalog, ref, policy, now=later).run()
+    assert [(r.step, r.status, r.reason) for r in results] == [
+        ("rewrite_data_files", "skipped", "probe: no partition has enough small files older than the current hour"),
+        ("rewrite_position_delete_files", "skipped", "probe: no delete files"), ("expire_snapshots", "done", ""),
+        ("rewrite_manifests", "skipped", "probe: fewer than 20 manifests"), ("remove_orphan_files", "done", "")]
     assert table_ops.read(spark, ref).count() == HISTORY_ROWS
 
-    with pytest.raises(MigrationError, match="was finalized .* there is nothing to roll back to"):
+    with pytest.raises(MigrationError) as refused:
         m.rollback()
+    assert str(refused.value) == (f"{m.names.source_name} was finalized (its Hive backup dropped): "
+                                  f"{m.names.target_name} is the only copy, there is nothing to roll back to")

@@ -104,12 +104,18 @@ def test_one_altered_row_is_caught_and_blocks_cutover(spark, legacy_db, history_
         "dt=2024-03-02: column status checksum differs")
     assert failed.value.report.source_rows == failed.value.report.target_rows == HISTORY_ROWS
     assert m.state().next_step() == "verify"
-    with pytest.raises(MigrationError, match="step cutover of .* needs verify first"):
+    with pytest.raises(MigrationError) as refused:
         m.run_step("cutover")
+    assert str(refused.value) == f"step cutover of {m.names.source_name} needs verify first"
     assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history"]
 
     spark.sql(f"DELETE FROM {m.names.target} WHERE history_id = 'T-20240301-000002#1'")
-    assert "dt=2024-03-01: 32 rows in source, 31 in target" in m.verification_report().mismatches
+    columns = ("history_id", "ticket_id", "seq", "event_type", "status", "priority", "agent_id", "channel",
+               "csat_score", "changed_at", "dt")  # a missing row changes every column's checksum
+    assert m.verification_report().mismatches == [
+        "dt=2024-03-01: 32 rows in source, 31 in target",
+        *(f"dt=2024-03-01: column {c} checksum differs" for c in columns),
+        "dt=2024-03-02: column status checksum differs"]
 
     assert m.rollback() == [f"dropped Iceberg table {m.names.target_name}"]
     assert spark.table(m.names.source).count() == HISTORY_ROWS

@@ -9,6 +9,7 @@ import socket
 import dagster as dg
 import pytest
 
+from cs_platform.adapters.catalog import current_snapshot
 from cs_platform.defs.reconcile import sensors as reconcile_sensors
 from cs_platform.defs.resources import SettingsResource, shared_resources
 from cs_platform.defs.stream.assets import STREAMED
@@ -134,7 +135,10 @@ def test_sensor_reports_runless_hours_from_the_progress_log_of_a_real_query(spar
     nine = by_key[(STREAMED[0], "2026-11-26-09:00")]
     assert (nine["runless"].value, nine["lines_read"].value, nine["valid"].value, nine["quarantined"].value) == (True, 2, 1, 1)
     assert (nine["batch_ids"].value, nine["batch_new_events"].value, nine["batch_documentdb_writes"].value) == ("0", 2, 1)
-    assert "events=" in nine["snapshot_ids"].value and "tickets=" in nine["snapshot_ids"].value
+    tables = located["tables"]
+    snapshots = {name: current_snapshot(spark, table)[0] for name, table in (
+        ("events", tables.events), ("events_quarantine", tables.events_quarantine), ("tickets", tables.tickets))}
+    assert nine["snapshot_ids"].value == ", ".join(f"{name}={snapshots[name]}" for name in sorted(snapshots))
 
     again = evaluate(after.cursor)
     assert again.asset_events == [] and again.run_requests == []
