@@ -71,7 +71,7 @@ def test_fast_path_matches_the_spark_reference(spark, how):
 def test_python_path_without_the_reference_matches_it_when_no_line_falls_back(spark):
     """With a cache, the reference leaves the plan when Python decided every line."""
     decided = [n for n, line in enumerate(LINES, start=1) if not python_reader.decide_line(line.encode())[0]]
-    assert len(decided) > len(LINES) // 2
+    assert (len(decided), len(LINES)) == (94, 129)  # Python decides all but the lines Jackson could read otherwise
     keep = Persisted()
     try:
         lines = lines_df(spark).where(F.col("line_number").isin(decided))
@@ -92,7 +92,8 @@ def test_typed_parse_decides_only_certainly_valid_lines(spark):
     assert all(reference[n][0] is None for n in certain)
     # the ordinary lines (the last one, and every valid CASE with a landing hour) take this path
     assert len(LINES) in certain
-    assert len(certain) >= 8
+    # pinned: a change that sends fewer lines down this path (slower, still right) must be seen
+    assert sorted(certain) == [55, 59, 60, 61, 62, 82, 93, 94, 114, 129]
 
 
 def test_only_undecidable_lines_fall_back():
