@@ -58,7 +58,8 @@ def assert_crashed_at(point: str, partial: dict, counts0: dict[str, int]) -> Non
     assert sum(tickets.values()) == len(partial["events"])  # the tickets are refolded from every event
     changed = {t for t, n in tickets.items() if n != counts0.get(t, 0)}
     written = {t for t in changed if documents.get(t) == tickets[t]}
-    assert {t: n for t, n in documents.items() if t not in changed} == {t: counts0[t] for t in counts0 if t not in changed}
+    unchanged = {t: n for t, n in counts0.items() if t not in changed}
+    assert {t: n for t, n in documents.items() if t not in changed} == unchanged
     if point == "after_lake_commit":  # no document of batch 1 yet
         assert (len(changed) > CHUNK, written) == (True, set())
     else:  # mid_documentdb: the first bulk write of batch 1 (at most CHUNK documents), not the others

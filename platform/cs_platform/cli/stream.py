@@ -10,9 +10,7 @@ checkpoint, namespace and database.
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 
 import click
 
@@ -41,16 +39,13 @@ def stream(once, namespace, database, landing_uri, checkpoint_uri, query_name, m
     from cs_platform.adapters.spark import build_spark_session
     from cs_platform.settings import load_settings
     from cs_platform.streaming.lock import CheckpointBusy
-    from cs_platform.streaming.query import failure_cause, start_stream
+    from cs_platform.streaming.query import failure_cause, start_stream, stop_on_signals
 
     settings = load_settings(landing_uri=landing_uri, checkpoint_uri=checkpoint_uri)
     tables = LakeTables(namespace=namespace)
     writer = None if no_documentdb else DocumentDBWriter.from_settings(
         settings, database=database, chunk_size=documentdb_chunk_size or DEFAULT_CHUNK_SIZE)
-    stop = threading.Event()
-    if not once:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+    stop = None if once else stop_on_signals()
     spark = build_spark_session(settings, app_name=f"csp-stream-{query_name}")
     try:
         run = start_stream(spark, settings, once=once, tables=tables, writer=writer, query_name=query_name,

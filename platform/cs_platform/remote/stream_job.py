@@ -15,8 +15,6 @@ own ``spark.emr-serverless.driverEnv.*``).
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 BATCH = "cs_stream.batch"  # key of the custom message sent per batch (a CloudWatch event holds at most 256 KB)
 
@@ -61,12 +59,10 @@ def _run(args: argparse.Namespace, once: bool, **options):
 
 
 def run_continuous(args: argparse.Namespace) -> None:
-    """The long-running query, until SIGTERM/SIGINT (a batch cut short has not committed: the next
-    start replays it)."""
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    _run(args, once=False, stop=stop)
+    """The long-running query, until SIGTERM/SIGINT."""
+    from cs_platform.streaming.query import stop_on_signals
+
+    _run(args, once=False, stop=stop_on_signals())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -63,4 +63,5 @@ def closed_hours(settings, query_name: str, watermark: dt.datetime | None,
                  now: dt.datetime) -> tuple[list[dt.datetime], dt.datetime]:
     """:func:`hours_to_reconcile` for the query's checkpoint and landing zone."""
     checkpoint = checkpoint_location(settings, query_name)
-    return hours_to_reconcile(watermark, now, lambda: hours_of(unprocessed_files(settings.landing, checkpoint, settings)))
+    return hours_to_reconcile(watermark, now,
+                              lambda: hours_of(unprocessed_files(settings.landing, checkpoint, settings)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,15 @@ def writer_lock(settings, mode: str, query_name: str = DEFAULT_QUERY, wait_secon
     and a reprojection take it too: beside a running query, two writers could insert one event twice
     or write an older document over a newer one."""
     return checkpoint_lock(settings, query_name, mode, wait_seconds)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set: the `stop` of a continuous :func:`start_stream`, which then
+    stops the query (a batch cut short has not committed: the next start replays it)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = None,
