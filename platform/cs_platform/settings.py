@@ -93,9 +93,14 @@ class Settings(BaseSettings):
     def _storage_uri(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        scheme = urlsplit(value).scheme
-        if scheme not in _URI_SCHEMES:
+        parts = urlsplit(value)
+        if parts.scheme not in _URI_SCHEMES:
             raise ValueError(f"must be a file:// or s3:// URI, got {value!r}")
+        # file://data/x names host "data", which local paths would drop: /x, shared by every home
+        if parts.scheme == "file" and (parts.netloc or not parts.path.startswith("/")):
+            raise ValueError(f"a file:// URI needs an absolute path and no host (file:///abs/path), got {value!r}")
+        if parts.scheme != "file" and not parts.netloc:
+            raise ValueError(f"an s3:// URI needs a bucket (s3://bucket/prefix), got {value!r}")
         return value.rstrip("/")
 
     @field_validator("landing_hours_start")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")  # whole name: fullmatch (`$` admits a final newline)
 
 
 class InvalidIdentifier(ValueError):
@@ -16,7 +16,7 @@ class InvalidIdentifier(ValueError):
 
 
 def validate_identifier(name: str, what: str = "identifier") -> str:
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise InvalidIdentifier(
             f"invalid {what} {name!r}: use letters, digits and underscores, starting with a letter or underscore"
         )

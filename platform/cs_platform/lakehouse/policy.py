@@ -7,6 +7,7 @@ younger than 3 days, because a writer's in-flight files are orphans until its co
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -42,6 +43,8 @@ class MaintenancePolicy(BaseModel):
     @field_validator("orphan_age_days")
     @classmethod
     def _orphan_age(cls, value: float) -> float:
+        if not math.isfinite(value):  # NaN would pass the comparison below, then fail mid-run
+            raise PolicyError(f"orphan_age_days must be a finite number of days, got {value}")
         if value < MIN_ORPHAN_AGE_DAYS:
             raise PolicyError(
                 f"orphan_age_days={value} is below the minimum of {MIN_ORPHAN_AGE_DAYS} days: younger files may belong "

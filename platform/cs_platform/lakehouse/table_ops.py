@@ -127,6 +127,8 @@ def check_widening(current: str, new: str) -> None:
 def _load(catalog, ref: TableRef):
     from pyiceberg.exceptions import NoSuchTableError
 
+    if ref.catalog != catalog.name:  # PyIceberg loads by namespace and table: another catalog's name would alias this one's
+        raise TableOpError(f"table {ref} is not in catalog {catalog.name!r}")
     try:
         return catalog.load_table(ref.identifier)
     except NoSuchTableError:

@@ -70,7 +70,13 @@ def test_crafted_identifiers_are_rejected_before_sql(spark, iceberg_catalog, peo
         table_ops.rename_column(iceberg_catalog, people, "name", "x)--")
     with pytest.raises(InvalidIdentifier, match=re.escape('invalid tag name "v1\'; --"' + rule)):
         table_ops.tag(iceberg_catalog, people, "v1'; --")
+    with pytest.raises(InvalidIdentifier, match=re.escape("invalid tag name 'v1\\n'" + rule)):
+        table_ops.tag(iceberg_catalog, people, "v1\n")
+    other = TableRef.parse(f"other.{people.namespace}.people")
+    with pytest.raises(TableOpError, match=rf"^table other\.{people.namespace}\.people is not in catalog 'lake'$"):
+        table_ops.rollback(iceberg_catalog, other, to_snapshot=1)
     assert [f.name for f in spark.table(people.sql).schema.fields] == ["id", "name"]
+    assert table_ops.refs(iceberg_catalog, people) == {}  # nothing tagged, nothing rolled back
 
 
 def test_rollback_and_roll_forward_by_snapshot(spark, iceberg_catalog, people):

@@ -44,6 +44,15 @@ def test_bad_uri_names_the_variable(env):
     assert str(err.value) == (
         "invalid settings: CSP_WAREHOUSE_URI: must be a file:// or s3:// URI, got 'hdfs://namenode/warehouse'"
     )
+    env.setenv("CSP_WAREHOUSE_URI", "file://warehouse/w")  # a host: local paths would drop it
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert str(err.value) == ("invalid settings: CSP_WAREHOUSE_URI: a file:// URI needs an absolute path and no host "
+                              "(file:///abs/path), got 'file://warehouse/w'")
+    env.setenv("CSP_WAREHOUSE_URI", "s3:///w")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert str(err.value) == "invalid settings: CSP_WAREHOUSE_URI: an s3:// URI needs a bucket (s3://bucket/prefix), got 's3:///w'"
 
 
 def test_bad_number_names_the_variable(env):

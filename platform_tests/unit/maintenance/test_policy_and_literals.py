@@ -32,6 +32,10 @@ def test_policy_rejections_name_the_field():
         policy_for("cs.t", {"strategy": "sort"})
     with pytest.raises(PolicyError, match=r"sort column 'ticket_id; --'"):
         policy_for("cs.tickets", {"sort_order": ("ticket_id; --",)})
+    for age in ("nan", "inf"):  # NaN passed `< 3` and failed mid-run, after compaction had committed
+        with pytest.raises(PolicyError, match=rf"^invalid maintenance policy for cs.events: "
+                                              rf"orphan_age_days must be a finite number of days, got {age}$"):
+            policy_for("cs.events", {"orphan_age_days": float(age)})
 
 
 def test_table_ref_forms_and_rejections():
@@ -42,6 +46,8 @@ def test_table_ref_forms_and_rejections():
         TableRef.parse("ns1.t1')--")
     with pytest.raises(InvalidIdentifier, match=r"^invalid table name 'a.b.c.d': expected table, namespace.table"):
         TableRef.parse("a.b.c.d")
+    with pytest.raises(InvalidIdentifier, match=r"^invalid table name part 'events\\n'"):  # `$` admits a final newline
+        TableRef.parse("cs.events\n")
 
 
 def test_literals_and_types():
