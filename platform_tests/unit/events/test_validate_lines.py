@@ -173,12 +173,15 @@ def test_explode_lines_positions_crlf_and_landing_hour(spark):
         ("a\r\n\r\n  \nb\n", "s3://bucket/landing/2026/11/26/07/cs-events-1-2026-11-26-07-59-59-x"),
         ("c", "file:///tmp/elsewhere/file.txt"),
         ("d\n", "file:///landing/2026/13/01/00/cs-events-1-bad-month"),
+        (" \t\n\u2028\n \u0085\n\u2029", "file:///tmp/separators"),  # only the first line is blank
     ], "value string, source_file string")
     rows = [r.asDict() for r in explode_lines(files).orderBy("source_file", "line_number").collect()]
     assert rows == [
         {"raw_line": "d", "source_file": "file:///landing/2026/13/01/00/cs-events-1-bad-month", "line_number": 1,
          "landing_hour": None},
         {"raw_line": "c", "source_file": "file:///tmp/elsewhere/file.txt", "line_number": 1, "landing_hour": None},
+        *({"raw_line": line, "source_file": "file:///tmp/separators", "line_number": n, "landing_hour": None}
+          for n, line in ((2, "\u2028"), (3, " \u0085"), (4, "\u2029"))),
         {"raw_line": "a", "source_file": "s3://bucket/landing/2026/11/26/07/cs-events-1-2026-11-26-07-59-59-x",
          "line_number": 1, "landing_hour": dt.datetime(2026, 11, 26, 7)},
         {"raw_line": "b", "source_file": "s3://bucket/landing/2026/11/26/07/cs-events-1-2026-11-26-07-59-59-x",

@@ -31,7 +31,9 @@ def explode_lines(files: DataFrame, text_col: str = "value", path_col: str = "so
         F.col(text_col).alias("_text"),
     )
     exploded = per_file.select("source_file", "landing_hour", F.posexplode(F.split("_text", "\n")).alias("pos", "line"))
-    blank = ~F.col("line").startswith("{") & F.col("line").rlike(r"^\s*$")  # the regex only off the common path
+    # The regex only off the common path; `\z`, not `$`, which also matches before a final U+2028,
+    # U+0085 or U+2029: such a line is not blank, and would have been dropped instead of quarantined.
+    blank = ~F.col("line").startswith("{") & F.col("line").rlike(r"^\s*\z")
     return (
         exploded.where(~blank)
         .select(

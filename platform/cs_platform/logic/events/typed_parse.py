@@ -85,7 +85,9 @@ def prepare_lines(lines: DataFrame) -> DataFrame:
     # reference._one_value), in the same pass (a second parse for the check cost 15 % of this function).
     parsed = once(lines, [
         F.from_json(F.concat(F.lit("["), F.col("raw_line"), F.lit("]")), T.ArrayType(raw_event_schema()),
-                    {"mode": "PERMISSIVE"}).alias("_values"),
+                    # NaN/Infinity are not JSON: the reference's one-value check rejects them anywhere in
+                    # the line, so a line holding one (even in an ignored field) must leave this path
+                    {"mode": "PERMISSIVE", "allowNonNumericNumbers": "false"}).alias("_values"),
     ])
     parsed = parsed.withColumn("_p", F.col("_values")[0])
     certain, values = _fast_verdict("_p")
