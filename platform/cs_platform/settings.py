@@ -36,6 +36,33 @@ COMPUTES = ("local", EMR_SERVERLESS)
 SECRET_VARIABLES = frozenset({"CSP_CATALOG_PASSWORD", "CSP_DOCUMENTDB_PASSWORD", "CSP_ALERT_WEBHOOK_URL"})
 
 
+# a local service's data directory under <CSP_HOME>/services: its process names it on its command line
+LOCAL_SERVICE_DIRS = {"catalog": "postgres", "documentdb": "secantus"}
+
+
+def serves_data_dir(pid: int | None, data_dir: Path) -> bool:
+    """Whether process ``pid`` is alive and serves ``data_dir`` (it is on its command line): a pid
+    remembered from an earlier boot may belong to anything now, another home's server included."""
+    if not pid:
+        return False
+    try:
+        args = Path(f"/proc/{int(pid)}/cmdline").read_bytes().split(b"\0")
+        with open(f"/proc/{int(pid)}/stat") as stat:  # a zombie child of ours is not alive
+            if stat.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                return False
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:  # no /proc (not Linux): alive is all we can tell
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+    return os.fsencode(str(data_dir)) in args
+
+
 def _env_name(field: str) -> str:
     return "CSP_" + field.upper()
 
@@ -207,31 +234,43 @@ class Settings(BaseSettings):
     def services_dir(self) -> Path:
         return self.home_dir / "services"
 
-    def _local_service_port(self, service: str) -> int:
+    def _local_service_port(self, service: str, running: bool = True) -> int:
+        """The port this home's local service was given; with ``running``, only while this home's
+        own server is alive: another home may have been given the port of a stopped one."""
         state_file = self.services_dir / "state.json"
         try:
-            state = json.loads(state_file.read_text())
-            return int(state[service]["port"])
+            entry = json.loads(state_file.read_text())[service]
+            port = int(entry["port"])
         except (FileNotFoundError, KeyError, ValueError) as exc:
-            raise SettingsError(
-                f"local {service} is not running for CSP_HOME={self.home_dir}: run `csp services up` "
-                f"(or set {_env_name(service + '_uri')})"
-            ) from exc
+            raise self._not_running(service) from exc
+        if running and not serves_data_dir(entry.get("pid"), self.services_dir / LOCAL_SERVICE_DIRS[service]):
+            raise self._not_running(service)
+        return port
+
+    def _not_running(self, service: str) -> SettingsError:
+        return SettingsError(f"local {service} is not running for CSP_HOME={self.home_dir}: run `csp services up` "
+                             f"(or set {_env_name(service + '_uri')})")
+
+    def _catalog_location(self, running: bool = True) -> str:
+        if self.catalog_uri:
+            return self.catalog_uri
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self._local_service_port('catalog', running)}/iceberg"
+
+    def _documentdb_location(self, running: bool = True) -> str:
+        if self.documentdb_uri:
+            return self.documentdb_uri
+        port = self._local_service_port("documentdb", running)
+        return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
 
     @property
     def catalog(self) -> str:
         """SQLAlchemy URL of the catalog database, without password."""
-        if self.catalog_uri:
-            return self.catalog_uri
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self._local_service_port('catalog')}/iceberg"
+        return self._catalog_location()
 
     @property
     def documentdb(self) -> str:
         """MongoDB URI of the DocumentDB projection, without password."""
-        if self.documentdb_uri:
-            return self.documentdb_uri
-        port = self._local_service_port("documentdb")
-        return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
+        return self._documentdb_location()
 
     def documentdb_client_kwargs(self) -> dict[str, Any]:
         """Connection options that work on Amazon DocumentDB (no retryable writes, TLS in prod)."""
@@ -255,8 +294,8 @@ class Settings(BaseSettings):
             "landing_uri": self.landing,
             "warehouse_uri": self.warehouse,
             "checkpoint_uri": self.checkpoint,
-            "catalog_uri": None if self.catalog_type == "glue" else _known(lambda: self.catalog),
-            "documentdb_uri": _known(lambda: self.documentdb),
+            "catalog_uri": None if self.catalog_type == "glue" else _known(lambda: self._catalog_location(running=False)),
+            "documentdb_uri": _known(lambda: self._documentdb_location(running=False)),
         }
 
     def with_overrides(self, **overrides: Any) -> "Settings":

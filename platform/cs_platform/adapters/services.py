@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cs_platform.settings import Settings
+from cs_platform.settings import Settings, serves_data_dir
 
 CATALOG_DATABASE = "iceberg"
 _START_TIMEOUT_S = 60
@@ -51,22 +51,6 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours is not alive
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def _wait_for(predicate, what: str, log: Path | None = None) -> None:
@@ -152,6 +136,10 @@ class PostgresService:
         except (FileNotFoundError, IndexError, ValueError):
             return None
 
+    def running(self) -> bool:
+        """Whether this home's postmaster runs (its postmaster.pid may be stale, its pid reused)."""
+        return serves_data_dir(self.pid(), self.data_dir)
+
     def start(self, port: int) -> int:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._as_root():
@@ -184,7 +172,7 @@ class PostgresService:
                 conn.execute(f'CREATE DATABASE "{CATALOG_DATABASE}"')
 
     def stop(self) -> None:
-        if self.pid() is None:
+        if not self.running():
             return
         self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"], check=False)
 
@@ -215,14 +203,18 @@ class SecantusService:
             raise ServiceError(f"SecantusDB exited with code {proc.returncode}; see {self.log}")
         return proc.pid
 
+    def serves(self, pid: int | None) -> bool:
+        """Whether ``pid`` is this home's SecantusDB (a remembered pid may be anyone's after a reboot)."""
+        return serves_data_dir(pid, self.data_dir)
+
     def stop(self, pid: int | None) -> None:
-        if not pid_alive(pid):
+        if not self.serves(pid):  # never signal a process that is not ours
             return
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
-        while pid_alive(pid) and time.monotonic() < deadline:
+        while self.serves(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if pid_alive(pid):
+        if self.serves(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -248,13 +240,13 @@ class LocalServices:
         with self._lock():
             state = self.state.read()
             catalog = state.get("catalog", {})
-            if not (pid_alive(self.postgres.pid()) and catalog.get("port") and port_open(catalog["port"])):
+            if not (self.postgres.running() and catalog.get("port") and port_open(catalog["port"])):
                 self.postgres.stop()  # a stale postmaster.pid from a killed run
                 port = _choose_port(catalog.get("port"))
                 state["catalog"] = {"port": port, "pid": self.postgres.start(port)}
                 self.state.write(state)
             docdb = state.get("documentdb", {})
-            if not (pid_alive(docdb.get("pid")) and docdb.get("port") and port_open(docdb["port"])):
+            if not (self.secantus.serves(docdb.get("pid")) and docdb.get("port") and port_open(docdb["port"])):
                 port = _choose_port(docdb.get("port"))
                 state["documentdb"] = {"port": port, "pid": self.secantus.start(port)}
                 self.state.write(state)
@@ -274,12 +266,13 @@ class LocalServices:
         state = self.state.read()
         catalog = state.get("catalog", {})
         docdb = state.get("documentdb", {})
-        pg_pid = self.postgres.pid()
+        pg_pid = self.postgres.pid() if self.postgres.running() else None
+        docdb_pid = docdb.get("pid") if self.secantus.serves(docdb.get("pid")) else None
         return {
             "catalog": ServiceStatus(
-                "catalog", bool(pid_alive(pg_pid) and catalog.get("port") and port_open(catalog["port"])),
-                catalog.get("port"), pg_pid if pid_alive(pg_pid) else None, str(self.postgres.data_dir)),
+                "catalog", bool(pg_pid and catalog.get("port") and port_open(catalog["port"])),
+                catalog.get("port"), pg_pid, str(self.postgres.data_dir)),
             "documentdb": ServiceStatus(
-                "documentdb", bool(pid_alive(docdb.get("pid")) and docdb.get("port") and port_open(docdb["port"])),
-                docdb.get("port"), docdb.get("pid") if pid_alive(docdb.get("pid")) else None, str(self.secantus.data_dir)),
+                "documentdb", bool(docdb_pid and docdb.get("port") and port_open(docdb["port"])),
+                docdb.get("port"), docdb_pid, str(self.secantus.data_dir)),
         }

@@ -67,3 +67,32 @@ def test_status_of_a_home_never_started(tmp_path):
     assert status["catalog"]["running"] is False and status["documentdb"]["running"] is False
     assert status["catalog_uri"] is None and status["documentdb_uri"] is None  # no port chosen yet
     assert status["landing_uri"] == (tmp_path / "empty" / "landing").resolve().as_uri()
+
+
+def test_a_remembered_pid_or_port_that_is_not_this_homes_server_is_never_used_or_signalled(tmp_path):
+    """After a reboot (or `down`), the pids and ports a home remembers may be anyone's: another
+    home's server, or an unrelated process. Settings refuse them and `down` signals nothing."""
+    home = tmp_path / "h"
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        (home / "services").mkdir(parents=True)
+        (home / "services" / "state.json").write_text(json.dumps({
+            "catalog": {"pid": stranger.pid, "port": 5999}, "documentdb": {"pid": stranger.pid, "port": 6999}}))
+        (home / "services" / "postgres").mkdir()
+        (home / "services" / "postgres" / "postmaster.pid").write_text(f"{stranger.pid}\n")
+        status = json.loads(_csp(home, "services", "status", "--json"))
+        assert (status["catalog"]["running"], status["catalog"]["pid"]) == (False, None)
+        assert (status["documentdb"]["running"], status["documentdb"]["pid"]) == (False, None)
+        # the URIs a stopped home had stay visible; operations refuse them
+        assert status["catalog_uri"] == "postgresql+psycopg://postgres@127.0.0.1:5999/iceberg"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CSP_")}
+        result = subprocess.run([sys.executable, "-m", "cs_platform.cli", "table", "history", "cs.events"],
+                                capture_output=True, text=True, env={**env, "CSP_HOME": str(home)}, timeout=120)
+        assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (
+            2, f"error: local catalog is not running for CSP_HOME={home.resolve()}: run `csp services up` "
+               "(or set CSP_CATALOG_URI)")
+        _csp(home, "services", "down")
+        assert stranger.poll() is None  # not ours: never signalled
+    finally:
+        stranger.kill()
+        stranger.wait()
