@@ -51,7 +51,9 @@ class Observation:
     runless: dict[str, dict] = field(default_factory=dict)  # hour -> metadata of batches no run reported
 
 
-def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
+def observe(settings, query_name: str, cursor: FollowCursor, may_request: bool = True) -> Observation:
+    """What to report and whether to request a run. ``may_request=False`` while a requested run has
+    not started its query yet (queued, or starting Spark): it holds no lock, but it will take the files."""
     checkpoint = checkpoint_location(settings, query_name)
     entries, position = progress_log(settings, query_name).read(cursor.progress)
     committed = set(committed_batches(checkpoint, settings))
@@ -62,7 +64,7 @@ def observe(settings, query_name: str, cursor: FollowCursor) -> Observation:
         return obs
     pending = unprocessed_files(settings.landing, checkpoint, settings)
     obs.pending_files = len(pending)
-    if pending:
+    if pending and may_request:
         key = "cs_stream:" + hashlib.sha256("\n".join(pending).encode()).hexdigest()[:20]
         if key != cursor.requested:
             obs.run_key = key

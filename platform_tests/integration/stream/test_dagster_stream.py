@@ -110,6 +110,24 @@ def test_sensor_requests_the_backlog_of_a_failed_run_again_after_a_growing_delay
     assert ":retry-" not in backlog.run_requests[0].run_key and backlog.run_requests[0].run_key != key
 
 
+def test_sensor_requests_nothing_while_a_stream_run_is_queued_or_starting(located):
+    """A queued run holds no lock yet: without this, each new landing file queued another run."""
+    instance = dg.DagsterInstance.ephemeral()
+    two_hours(located["landing"])
+    first = evaluate(instance=instance)
+    run = instance.create_run_for_job(cs_stream_job, tags={"dagster/run_key": first.run_requests[0].run_key})
+    write_landing_file(located["landing"], utc(2026, 11, 26, 11), [
+        event_line("e3", "status_changed", "T1", 3, T.replace(minute=5), status="solved")])
+    waiting = evaluate(first.cursor, instance)
+    assert waiting.run_requests == []
+    assert waiting.skip_reason.skip_message == (
+        f"3 unprocessed landing file(s): run {run.run_id} of cs_stream is not_started, its query will take them")
+    assert waiting.cursor == first.cursor
+    instance.report_run_failed(run)  # finished (here: failed, before its query took any file)
+    after = evaluate(waiting.cursor, instance)
+    assert [r.tags["cs/pending_files"] for r in after.run_requests] == ["3"]
+
+
 def reconcile_requests(cursor, clock: dt.datetime, monkeypatch):
     """The reconcile sensor's evaluation at `clock`: (run keys it requests, its cursor)."""
     monkeypatch.setattr(reconcile_sensors, "_now", clock.timestamp)
