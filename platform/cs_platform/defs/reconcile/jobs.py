@@ -140,9 +140,12 @@ def reproject_job():
     reproject_landing_hours()
 
 
+# A job of checks only has no partitions of its own (Dagster infers them from assets): its hour is the
+# run's `dagster/partition` tag, as the sensor sets it (from the launchpad: add that tag).
 reconcile_job = dg.define_asset_job(
-    "reconcile", selection=dg.AssetSelection.checks(*consistency_checks), partitions_def=landing_hours,
-    description="Run every consistency check of one landing hour (a closed hour, or after a repair).",
+    "reconcile", selection=dg.AssetSelection.checks(*consistency_checks),
+    description="Run every consistency check of one landing hour, given as the run tag dagster/partition "
+                "(e.g. 2026-11-26-09:00).",
     executor_def=dg.in_process_executor,  # the checks share one Spark session instead of one JVM each
 )
 
