@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import dagster as dg
 import pytest
@@ -60,9 +61,52 @@ def test_closed_hours_sensor_checks_each_hour_the_stream_has_processed(tmp_path,
 
 
 def test_repair_cursor_round_trips():
-    cursor = RepairCursor(seen={"lake/cs/events:reconciles_with_raw": 7}, attempts={"x|2026-11-26-10:00": 2})
+    cursor = RepairCursor(after=7, attempts={"x|2026-11-26-10:00": 2}, fresh=False)
     assert RepairCursor.parse(cursor.dump()) == cursor
     assert RepairCursor.parse(None) == RepairCursor()
+    # a cursor of execution ids (an earlier version) goes on from the end of the event log
+    assert RepairCursor.parse('{"seen": {"c": 4}, "attempts": {}}') == RepairCursor(after=None, fresh=False)
+
+
+def _failed(instance, check: str, asset: str, hour: str, passed: bool = False) -> None:
+    instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey.from_user_string(asset), check_name=check, passed=passed, partition=hour,
+        severity=dg.AssetCheckSeverity.WARN))
+
+
+def test_repair_sensor_reads_evaluations_in_the_order_they_were_written_a_page_per_tick(tmp_path, monkeypatch):
+    """Every failed evaluation is repaired once, whichever run planned it first: the cursor is the
+    event log's position (an execution id is given at planning, and a check planned first may finish last)."""
+    monkeypatch.setenv("CSP_HOME", str(tmp_path))
+    monkeypatch.setattr(sensors, "_HISTORY_PAGE", 2)
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick(cursor):
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"settings": SettingsResource()})
+        return [(r.job_name, r.partition_key) for r in sensors.reconciliation_repair(context)], context.cursor
+
+    _failed(instance, "documentdb_matches_lake", "documentdb/cs/tickets", "2026-11-26-11:00")
+    _failed(instance, "reconciles_with_raw", "lake/cs/events", "2026-11-26-10:00")
+    _failed(instance, "quarantine_rate_below_threshold", "lake/cs/events_quarantine", "2026-11-26-10:00")
+    first, cursor = tick(None)
+    assert first == [("reproject", "2026-11-26-11:00"), ("backfill", "2026-11-26-10:00")]  # a page of two
+    second, cursor = tick(cursor)
+    assert second == []  # the quarantine rate has no repair; the page ended
+    _failed(instance, "tickets_match_events", "lake/cs/tickets", "2026-11-26-08:00", passed=True)
+    _failed(instance, "reconciles_with_raw", "lake/cs/events", "2026-11-26-09:00")
+    third, cursor = tick(cursor)
+    assert third == [("backfill", "2026-11-26-09:00")]
+    assert RepairCursor.parse(cursor).attempts == {
+        "documentdb/cs/tickets:documentdb_matches_lake|2026-11-26-11:00": 1,
+        "lake/cs/events:reconciles_with_raw|2026-11-26-10:00": 1,
+        "lake/cs/events:reconciles_with_raw|2026-11-26-09:00": 1}
+    assert tick(cursor)[0] == []
+    # a cursor of an earlier version: history is not replayed, what comes next is read
+    old = '{"seen": {"lake/cs/events:reconciles_with_raw": 3}, "attempts": {}}'
+    assert tick(old)[0] == []
+    _failed(instance, "tickets_match_events", "lake/cs/tickets", "2026-11-26-12:00")
+    later, _ = tick(json.dumps({"after": RepairCursor.parse(cursor).after, "attempts": {}}))
+    assert later == [("backfill", "2026-11-26-12:00")]
 
 
 def test_hours_parse_format_and_ranges():

@@ -7,7 +7,8 @@ the checkpoint, no JVM).
 
 `reconciliation_repair`: a failed consistency check of hour H launches the repair of exactly H.
 
-It follows the checks' execution history (Dagster's event log; no JVM, no store access), keeps
+It reads the checks' evaluations from Dagster's event log in the order they were written (no JVM,
+no store access; a page per tick), keeps
 per-(check, hour) attempt counts in its cursor, and after MAX_REPAIR_ATTEMPTS failed repairs
 stops launching: the check stays failed and an alert says so. Every failed ERROR check alerts
 through the notifier (log, plus CSP_ALERT_WEBHOOK_URL when set).
@@ -20,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from cs_platform.adapters.notifier import Alert, NotifierError, notifier_from_settings
 from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, TICKETS
@@ -33,7 +33,6 @@ from cs_platform.streaming.query import DEFAULT_QUERY
 
 MAX_REPAIR_ATTEMPTS = 2
 _HISTORY_PAGE = 500
-_COMPLETED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
 
 # check key -> the job that repairs its hour
 REPAIRS: dict[dg.AssetCheckKey, str] = {
@@ -45,20 +44,23 @@ REPAIRS: dict[dg.AssetCheckKey, str] = {
 
 @dataclass
 class RepairCursor:
-    """Last execution id seen per check, and repair attempts per `check|partition`."""
+    """The storage id of the last check evaluation read (evaluations are read in the order they were
+    written, i.e. as checks finish), and repair attempts per `check|partition`."""
 
-    seen: dict[str, int] = field(default_factory=dict)
+    after: int | None = None
     attempts: dict[str, int] = field(default_factory=dict)
+    fresh: bool = True  # no cursor yet: read the whole history
 
     @classmethod
     def parse(cls, cursor: str | None) -> "RepairCursor":
         if not cursor:
             return cls()
         data = json.loads(cursor)
-        return cls(seen=dict(data.get("seen", {})), attempts=dict(data.get("attempts", {})))
+        # a cursor of execution ids (before 2026-11-28) has no position in the event log: go on from its end
+        return cls(after=data.get("after"), attempts=dict(data.get("attempts", {})), fresh=False)
 
     def dump(self) -> str:
-        return json.dumps({"seen": self.seen, "attempts": self.attempts}, sort_keys=True)
+        return json.dumps({"after": self.after, "attempts": self.attempts}, sort_keys=True)
 
 
 _now = time.time  # the clock hours close on
@@ -84,11 +86,6 @@ def _metadata_value(value):
     return getattr(value, "value", value)
 
 
-def _evaluation(record):
-    event = record.event.dagster_event if record.event else None
-    return event.event_specific_data if event is not None else None
-
-
 def _run_config(evaluation, job_name: str) -> dict:
     """Replay the checked location (namespace, database, landing) recorded in the check metadata."""
     metadata = {k: _metadata_value(v) for k, v in (evaluation.metadata or {}).items()}
@@ -97,11 +94,11 @@ def _run_config(evaluation, job_name: str) -> dict:
     return {"ops": {op: {"config": config}}} if config else {}
 
 
-def _alert(check_key, record, evaluation, title: str) -> Alert:
+def _alert(check_key, evaluation, title: str) -> Alert:
     metadata = {k: _metadata_value(v) for k, v in (evaluation.metadata or {}).items()}
     details = {k: v for k, v in metadata.items() if not k.startswith("config_")}
     return Alert(title=title, severity=evaluation.severity.value, check=check_key.name,
-                 asset=check_key.asset_key.to_user_string(), partition=record.partition, details=details)
+                 asset=check_key.asset_key.to_user_string(), partition=evaluation.partition, details=details)
 
 
 @dg.sensor(name="reconciliation_repair", jobs=[backfill_job, reproject_job], minimum_interval_seconds=60,
@@ -111,45 +108,51 @@ def reconciliation_repair(context: dg.SensorEvaluationContext, settings: Setting
     cursor = RepairCursor.parse(context.cursor)
     notifier = notifier_from_settings(settings.get(), logger=context.log)
     storage = context.instance.event_log_storage
+    evaluations = dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor.after)
+    if cursor.after is None and not cursor.fresh:
+        latest = storage.get_event_records(evaluations, limit=1)
+        cursor.after = latest[0].storage_id if latest else 0
+        evaluations = dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor.after)
     requests: list[dg.RunRequest] = []
     launched: set[tuple[str, str]] = set()
-    for check_key, job_name in REPAIRS.items():
-        name = check_key.to_user_string()
-        records = storage.get_asset_check_execution_history(check_key, limit=_HISTORY_PAGE, status=_COMPLETED)
-        fresh = sorted((r for r in records if r.id > cursor.seen.get(name, 0)), key=lambda r: r.id)
-        for record in fresh:
-            cursor.seen[name] = record.id
-            evaluation = _evaluation(record)
-            if record.partition is None or evaluation is None:
-                continue
-            slot = f"{name}|{record.partition}"
-            if record.status is AssetCheckExecutionRecordStatus.SUCCEEDED:
-                cursor.attempts.pop(slot, None)
-                continue
-            attempt = cursor.attempts.get(slot, 0) + 1
-            alerts = []
-            if attempt <= MAX_REPAIR_ATTEMPTS:
-                cursor.attempts[slot] = attempt
-                if (job_name, record.partition) not in launched:  # one repair run covers all its checks
-                    launched.add((job_name, record.partition))
-                    requests.append(dg.RunRequest(
-                        run_key=f"repair:{slot}:{record.id}", job_name=job_name, partition_key=record.partition,
-                        run_config=_run_config(evaluation, job_name),
-                        tags={REPAIR_TAG: "true", "cs_platform/repair_of": check_key.name,
-                              "cs_platform/repair_attempt": f"{attempt}/{MAX_REPAIR_ATTEMPTS}"},
-                    ))
-                if evaluation.severity is dg.AssetCheckSeverity.ERROR:
-                    alerts.append(_alert(check_key, record, evaluation,
-                                         f"{check_key.name} failed for {record.partition}: "
-                                         f"{job_name} launched (attempt {attempt}/{MAX_REPAIR_ATTEMPTS})"))
-            else:
-                alerts.append(_alert(check_key, record, evaluation,
-                                     f"{check_key.name} still failing for {record.partition} after "
-                                     f"{MAX_REPAIR_ATTEMPTS} repairs: giving up, manual action needed"))
-            for alert in alerts:
-                try:
-                    notifier.notify(alert)
-                except NotifierError:
-                    pass  # logged by the notifier; an unreachable webhook must not stop repairs
+    # In write order, not by execution id: an execution's id is given when its run is planned, so a
+    # check planned first but finishing last would fall behind a cursor of ids and never be repaired.
+    # A page per tick; the next tick goes on from where this one stopped.
+    for record in storage.get_event_records(evaluations, limit=_HISTORY_PAGE, ascending=True):
+        cursor.after = record.storage_id
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        check_key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
+        job_name = REPAIRS.get(check_key)
+        if job_name is None or evaluation.partition is None:
+            continue
+        slot = f"{check_key.to_user_string()}|{evaluation.partition}"
+        if evaluation.passed:
+            cursor.attempts.pop(slot, None)
+            continue
+        attempt = cursor.attempts.get(slot, 0) + 1
+        alerts = []
+        if attempt <= MAX_REPAIR_ATTEMPTS:
+            cursor.attempts[slot] = attempt
+            if (job_name, evaluation.partition) not in launched:  # one repair run covers all its checks
+                launched.add((job_name, evaluation.partition))
+                requests.append(dg.RunRequest(
+                    run_key=f"repair:{slot}:{record.storage_id}", job_name=job_name, partition_key=evaluation.partition,
+                    run_config=_run_config(evaluation, job_name),
+                    tags={REPAIR_TAG: "true", "cs_platform/repair_of": check_key.name,
+                          "cs_platform/repair_attempt": f"{attempt}/{MAX_REPAIR_ATTEMPTS}"},
+                ))
+            if evaluation.severity is dg.AssetCheckSeverity.ERROR:
+                alerts.append(_alert(check_key, evaluation,
+                                     f"{check_key.name} failed for {evaluation.partition}: "
+                                     f"{job_name} launched (attempt {attempt}/{MAX_REPAIR_ATTEMPTS})"))
+        else:
+            alerts.append(_alert(check_key, evaluation,
+                                 f"{check_key.name} still failing for {evaluation.partition} after "
+                                 f"{MAX_REPAIR_ATTEMPTS} repairs: giving up, manual action needed"))
+        for alert in alerts:
+            try:
+                notifier.notify(alert)
+            except NotifierError:
+                pass  # logged by the notifier; an unreachable webhook must not stop repairs
     context.update_cursor(cursor.dump())
     return requests
