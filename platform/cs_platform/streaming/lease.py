@@ -85,6 +85,8 @@ class S3Lease:
         self._renewer: threading.Thread | None = None
 
     def __enter__(self) -> "S3Lease":
+        self._stop.clear()  # a lease given up (a hand-over) may be taken again
+        self._lost.clear()
         deadline = time.monotonic() + self.wait_seconds
         while not self._try_acquire():
             if time.monotonic() >= deadline:

@@ -13,6 +13,7 @@ import re
 import signal
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from pyspark.sql import functions as F
@@ -23,7 +24,8 @@ from cs_platform.adapters.storage import local_path
 from cs_platform.logic.events import explode_lines
 from cs_platform.streaming import checkpoint as checkpoints
 from cs_platform.streaming.batch import BatchResult, process_batch
-from cs_platform.streaming.lock import checkpoint_lock
+from cs_platform.streaming.handover import Handover, repair_lock
+from cs_platform.streaming.lock import REPAIR_MODES, checkpoint_lock
 from cs_platform.streaming.progress import ProgressLogListener, progress_log
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,10 @@ def checkpoint_location(settings, query_name: str = DEFAULT_QUERY) -> str:
 def writer_lock(settings, mode: str, query_name: str = DEFAULT_QUERY, wait_seconds: float = 0):
     """The lock (an S3 lease for an S3 checkpoint) of the query that writes the CS tables. A backfill
     and a reprojection take it too: beside a running query, two writers could insert one event twice
-    or write an older document over a newer one."""
+    or write an older document over a newer one. A continuous query hands it over to them between
+    batches (`cs_platform.streaming.handover`)."""
+    if mode in REPAIR_MODES:
+        return repair_lock(settings, query_name, mode, wait_seconds)
     return checkpoint_lock(settings, query_name, mode, wait_seconds)
 
 
@@ -96,10 +101,12 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
         listener = ProgressLogListener(progress_log(settings, query_name), results,
                                        {"mode": "once" if once else "continuous", **(progress_extra or {})})
 
+        handover = Handover(settings, query_name, held, stop)  # watches for repairs when continuous
+
         def each_batch(batch_df, batch_id: int) -> None:
-            held.ensure_held()  # a query whose lease was taken over writes nothing more
-            lines = explode_lines(batch_df)
-            result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}")
+            with handover.batch():  # a query whose lease was taken over writes nothing more
+                lines = explode_lines(batch_df)
+                result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}")
             results[batch_id] = result
             if once:  # a continuous query reports through the progress log only (bounded memory)
                 run.batches.append(result)
@@ -121,12 +128,13 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
                          else writer_stream.trigger(processingTime=f"{settings.stream_trigger_seconds} seconds"))
         spark.streams.addListener(listener)
         try:
-            query = writer_stream.start()
-            listener.query_id = str(query.id)
-            run.query_id = str(query.id)
-            while not query.awaitTermination(1):
-                if stop is not None and stop.is_set():
-                    query.stop()
+            with handover if not once else nullcontext():
+                query = writer_stream.start()
+                listener.query_id = str(query.id)
+                run.query_id = str(query.id)
+                while not query.awaitTermination(1):
+                    if stop is not None and stop.is_set():
+                        query.stop()
             _wait_for_progress(results)
         finally:
             tables.refresh(spark)

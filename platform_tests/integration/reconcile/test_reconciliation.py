@@ -144,12 +144,13 @@ def test_cli_backfill_of_a_healthy_range_changes_nothing(spark, lake, mongo_clie
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
-def test_cli_backfill_is_refused_while_the_streaming_query_runs(spark, lake, mongo_client):
+def test_cli_backfill_is_refused_while_an_available_now_query_runs(spark, lake, mongo_client):
+    """(A continuous query hands over between batches instead: test_stream_query, test_s3_checkpoint.)"""
     from cs_platform.settings import load_settings
     from cs_platform.streaming.query import writer_lock
 
     before = snapshot(spark, lake, mongo_client)
-    with writer_lock(load_settings(), "continuous") as held:
+    with writer_lock(load_settings(), "once") as held:
         result = CliRunner().invoke(cli, ["backfill", "--hour", "2026-11-26T10", "--namespace", lake.namespace,
                                           "--documentdb-database", lake.database])
         holder = held.path.read_text()

@@ -185,3 +185,67 @@ def test_the_sensor_follows_a_query_whose_checkpoint_is_on_s3(spark, stream_env,
     after = observe(remote, "cs_events", again.cursor)
     assert (after.running, after.pending_files, after.runless) == (None, 1, {})
     assert after.run_key is not None and after.cursor.requested == after.run_key
+
+
+def _repair_in_thread(settings, seen: dict):
+    """A backfill taking the writer lock in a thread (as a Dagster run elsewhere would)."""
+    import threading
+
+    from cs_platform.streaming.query import writer_lock
+
+    def repair():
+        try:
+            with writer_lock(settings, "backfill"):
+                seen["holder"] = checkpoint_holder(settings, "cs_events")["mode"]
+        except CheckpointBusy as exc:
+            seen["refused"] = str(exc)
+
+    thread = threading.Thread(target=repair)
+    thread.start()
+    return thread
+
+
+def test_a_continuous_query_hands_its_lease_over_to_a_repair_between_batches(s3_checkpoint, monkeypatch):
+    """Without the hand-over, no backfill could ever run while the production query does."""
+    import time
+
+    from cs_platform.adapters import storage
+    from cs_platform.streaming import handover
+    from cs_platform.streaming.handover import Handover, request_uri
+
+    monkeypatch.setattr(handover, "WATCH_SECONDS", 0.1)
+    settings, seen = s3_checkpoint, {}
+    with checkpoint_lock(settings, "cs_events", "continuous") as held, Handover(settings, "cs_events", held) as query:
+        with query.batch():  # a batch in progress: the repair waits for its end
+            repair = _repair_in_thread(settings, seen)
+            time.sleep(1.5)
+            assert checkpoint_holder(settings, "cs_events")["mode"] == "continuous" and seen == {}
+            assert json.loads(storage.read_text(request_uri(settings, "cs_events"), settings))["mode"] == "backfill"
+        repair.join(30)
+        assert seen == {"holder": "backfill"}
+        with query.batch():  # the next batch runs once the query holds its lease again
+            assert checkpoint_holder(settings, "cs_events")["mode"] == "continuous"
+            held.ensure_held()
+        assert storage.read_text(request_uri(settings, "cs_events"), settings) is None
+    assert checkpoint_holder(settings, "cs_events") is None
+
+
+def test_a_repair_gives_up_when_the_query_does_not_hand_over_in_time(s3_checkpoint, monkeypatch):
+    from cs_platform.adapters import storage
+    from cs_platform.streaming import handover
+    from cs_platform.streaming.handover import Handover, request_uri
+
+    monkeypatch.setattr(handover, "WATCH_SECONDS", 0.1)
+    monkeypatch.setattr(handover, "HANDOVER_WAIT_SECONDS", 2.0)
+    settings, seen = s3_checkpoint, {}
+    with checkpoint_lock(settings, "cs_events", "continuous") as held, Handover(settings, "cs_events", held) as query:
+        with query.batch():  # a batch longer than the repair is willing to wait
+            _repair_in_thread(settings, seen).join(30)
+        current = json.dumps(_lease_body(settings))
+        assert seen == {"refused": (
+            f"the continuous query did not hand the checkpoint over within 2 s: another streaming query is already "
+            f"running on checkpoint {settings.checkpoint}/cs_events (lease {held.uri} held by {current}); wait for "
+            f"it to finish or stop it, then retry")}
+        assert storage.read_text(request_uri(settings, "cs_events"), settings) is None
+        with query.batch():
+            assert checkpoint_holder(settings, "cs_events")["mode"] == "continuous"

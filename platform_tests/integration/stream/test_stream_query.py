@@ -103,10 +103,14 @@ def test_a_query_is_refused_while_a_repair_holds_the_checkpoint(spark, stream_en
         )
 
 
-def test_continuous_query_processes_arrivals_until_stopped(spark, stream_env):
+def test_continuous_query_processes_arrivals_until_stopped_and_hands_over_to_a_repair(spark, stream_env, monkeypatch):
     import threading
     import time
 
+    from cs_platform.streaming import handover
+    from cs_platform.streaming.query import writer_lock
+
+    monkeypatch.setattr(handover, "WATCH_SECONDS", 0.2)
     settings, landing = stream_env["settings"], stream_env["landing"]
     settings = settings.model_copy(update={"stream_trigger_seconds": 1})
     t = utc(2026, 11, 26, 9)
@@ -124,7 +128,11 @@ def test_continuous_query_processes_arrivals_until_stopped(spark, stream_env):
         while len(read_progress(log)) < 1 and time.monotonic() < deadline:
             time.sleep(1)
         assert holder(lock_path(settings, "cs_events"))["mode"] == "continuous"
-        write_landing_file(landing, utc(2026, 11, 26, 10), [event_line("e2", "status_changed", "T1", 2, t, status="pending")])
+        with writer_lock(settings, "backfill"):  # the query hands over between batches, then waits
+            assert holder(lock_path(settings, "cs_events"))["mode"] == "backfill"
+            write_landing_file(landing, utc(2026, 11, 26, 10), [event_line("e2", "status_changed", "T1", 2, t, status="pending")])
+            time.sleep(4)  # four triggers: no batch runs beside the repair
+            assert len(read_progress(log)) == 1
         while len(read_progress(log)) < 2 and time.monotonic() < deadline:
             time.sleep(1)
     finally:

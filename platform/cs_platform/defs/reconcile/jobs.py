@@ -46,7 +46,8 @@ REPAIR_TAG = "cs_platform/repair"
 def _beside_no_stream(settings: SettingsResource, mode: str):
     """Repairs write what the stream writes: they run in the stream's pool (never beside a stream
     run) and hold its writer lock (never beside a `csp stream`: on this machine for a local
-    checkpoint, on any machine for an S3 one, whose lock is a lease)."""
+    checkpoint, on any machine for an S3 one, whose lock is a lease; a continuous query hands the
+    lock over between two batches)."""
     try:
         with writer_lock(settings.get(), mode):
             yield
