@@ -20,6 +20,8 @@ from urllib.parse import quote, unquote, urlsplit
 from cs_platform.logic.firehose import UTC, as_utc, hour_floor, hour_prefix, landing_hour_of_key
 
 LINE_SCHEMA = "raw_line string, source_file string, line_number long, landing_hour timestamp"
+# how long after its arrival hour an object may still be written to S3 (Firehose: up to 24 h of retries)
+S3_LATE_DELIVERY = dt.timedelta(hours=26)
 
 
 @dataclass(frozen=True)
@@ -108,10 +110,18 @@ class LandingZone:
         """Every visible object, sorted by key; with ``since_mtime``, those modified at or after it.
 
         Locally, hour directories older than ``since_mtime`` are skipped without listing them
-        (a directory's mtime moves when a file is renamed into it); S3 lists every key.
+        (a directory's mtime moves when a file is renamed into it). On S3, keys sort by arrival
+        hour, so the listing starts ``S3_LATE_DELIVERY`` before ``since_mtime``'s hour: an object
+        is written at most that long after its hour (Firehose retries S3 delivery for up to 24 h),
+        and a year of archive is not listed on every sensor tick (1M keys: over a minute).
         """
         since = _epoch(since_mtime)
-        files = self._list_local(since) if self.root is not None else self._list_s3(self.prefix, since)
+        if self.root is not None:
+            files = self._list_local(since)
+        else:
+            start = None if since is None else hour_prefix(hour_floor(
+                dt.datetime.fromtimestamp(since, UTC) - S3_LATE_DELIVERY))
+            files = self._list_s3(self.prefix, since, start_after=self.prefix + start if start else None)
         return sorted(files, key=lambda f: f.key)
 
     def files_for_hour(self, hour: dt.datetime) -> list[LandingFile]:
@@ -168,9 +178,10 @@ class LandingZone:
     def _s3_uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
 
-    def _list_s3(self, prefix: str, since: float | None) -> Iterable[LandingFile]:
+    def _list_s3(self, prefix: str, since: float | None, start_after: str | None = None) -> Iterable[LandingFile]:
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix,
+                                       **({"StartAfter": start_after} if start_after else {})):
             for obj in page.get("Contents", []):
                 key = obj["Key"][len(self.prefix):]
                 if any(_hidden(part) for part in key.split("/")):

@@ -134,6 +134,11 @@ def test_s3_landing_zone_and_generate(s3_landing_uri, moto_endpoint, tmp_path, m
     assert [f.key for f in landing.files_for_hour(H11)] == [KEY_C]
     assert landing.list_files(since_mtime=time.time() + 3600) == []
     assert landing.read_text(KEY_B) == '{"b":1}\r\n\r\n{"b":2}\r\n'
+    # with a `since`, S3 is listed from 26 h before its hour on (keys sort by arrival hour): a key of
+    # an older hour is not listed even when written just now (Firehose writes none that late)
+    since = dt.datetime.fromisoformat(f"{H11.date()}T{H11.hour:02d}:30:00+00:00") + dt.timedelta(hours=26)
+    assert [f.key for f in landing.list_files(since_mtime=since.timestamp() - 7 * 86400)] == [KEY_A, KEY_B, KEY_C]
+    assert [f.key for f in landing.list_files(since_mtime=since)] == [KEY_C]
 
     monkeypatch.setenv("CSP_HOME", str(tmp_path / "home"))
     summary = run_generate("--tickets", "20", "--hours", "1", "--start", "2026-11-27T05", "--seed", "9",
