@@ -109,6 +109,18 @@ def test_one_altered_row_is_caught_and_blocks_cutover(spark, legacy_db, history_
     assert str(refused.value) == f"step cutover of {m.names.source_name} needs verify first"
     assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history"]
 
+    # two rows swap a value: every column's sum stays equal, the rows' sum does not
+    first, second = spark.sql(f"SELECT history_id, status FROM {m.names.target} WHERE dt = '2024-03-01' "
+                              f"AND status <> (SELECT status FROM {m.names.target} WHERE dt = '2024-03-01' "
+                              f"ORDER BY history_id LIMIT 1) ORDER BY history_id LIMIT 1").collect() + \
+        spark.sql(f"SELECT history_id, status FROM {m.names.target} WHERE dt = '2024-03-01' "
+                  f"ORDER BY history_id LIMIT 1").collect()
+    for row, other in ((first, second), (second, first)):
+        spark.sql(f"UPDATE {m.names.target} SET status = '{other.status}' WHERE history_id = '{row.history_id}'")
+    assert m.verification_report().mismatches == [
+        "dt=2024-03-01: values moved between rows (each column's checksum is equal, the rows' differs)",
+        "dt=2024-03-02: column status checksum differs"]
+
     spark.sql(f"DELETE FROM {m.names.target} WHERE history_id = 'T-20240301-000002#1'")
     columns = ("history_id", "ticket_id", "seq", "event_type", "status", "priority", "agent_id", "channel",
                "csat_score", "changed_at", "dt")  # a missing row changes every column's checksum

@@ -76,11 +76,22 @@ def test_one_altered_value_is_named_by_partition_and_column():
     assert (report.ok, report.partitions, report.source_rows, report.columns_checked) == (False, 2, 3, 2)
 
 
+def test_values_moved_between_rows_are_caught_by_the_row_checksum():
+    source = {"dt=a": {"rows": 2, "checksums": {"id": "3", "status": "9"}, "row_checksum": "40"}}
+    moved = {"dt=a": {"rows": 2, "checksums": {"id": "3", "status": "9"}, "row_checksum": "41"}}
+    schema = schema_mapping([("id", "string"), ("status", "string")], [("id", "string"), ("status", "string")])
+    assert compare(source, moved, schema).mismatches == [
+        "dt=a: values moved between rows (each column's checksum is equal, the rows' differs)"]
+    altered = {"dt=a": {"rows": 2, "checksums": {"id": "3", "status": "8"}, "row_checksum": "41"}}
+    assert compare(source, altered, schema).mismatches == ["dt=a: column status checksum differs"]  # named once
+
+
 def test_missing_partition_and_changed_type_are_reported():
     source = {"dt=a": {"rows": 2, "checksums": {}}, "dt=b": {"rows": 1, "checksums": {}}}
     target = {"dt=a": {"rows": 1, "checksums": {}}}
     schema = schema_mapping([("n", "int"), ("c", "char(3)")], [("n", "bigint"), ("c", "string")])
     assert [m["status"] for m in schema] == ["changed", "widened"]
+    assert compare(source, target, schema).columns_checked == 1  # the widened column, compared as its target type
     assert compare(source, target, schema).mismatches == [
         "column n: int became bigint",
         "dt=a: 2 rows in source, 1 in target",

@@ -26,6 +26,7 @@ from cs_platform.lakehouse.migration.strategy import (
 from cs_platform.lakehouse.migration.verification import (
     VerificationReport,
     collect_profile,
+    comparable_columns,
     compare,
     schema_mapping,
 )
@@ -206,7 +207,7 @@ class HiveMigration:
             partition_columns = list(self.inspect().partition_columns)
         mapping = schema_mapping([(f.name, f.dataType.simpleString()) for f in source_df.schema],
                                  [(f.name, f.dataType.simpleString()) for f in target_df.schema])
-        comparable = [m["column"] for m in mapping if m["status"] == "same"]
+        source_df, comparable = comparable_columns(source_df, mapping)
         return compare(collect_profile(source_df, partition_columns, comparable),
                        collect_profile(target_df, partition_columns, comparable), mapping)
 
@@ -288,7 +289,7 @@ class HiveMigration:
                           f"{facts.partition_count} partitions, {facts.file_count} files, {facts.size_bytes} bytes"],
             "copy": copy,
             "verify": [f"compare row counts per partition ({facts.partition_count or 1}) and xxhash64 checksums "
-                       f"of {len(facts.columns)} columns"],
+                       f"of each column and of whole rows"],
             "cutover": [sql.rename_hive(self.names, self.names.source_table, self.names.backup_table)],
         }
         return {

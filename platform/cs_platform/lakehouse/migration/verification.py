@@ -1,8 +1,11 @@
 """Verification of a migrated table against its Hive source, computed by Spark on both sides.
 
-Per partition: the row count and, per column, the sum of `xxhash64` of the column's values (as a
-DECIMAL(38,0), so the sum cannot overflow). A single altered value changes one column's checksum
-in one partition, which the report names. The schema mapping compares Spark types column by column.
+Per partition: the row count, per column the sum of `xxhash64` of the column's values (as a
+DECIMAL(38,0), so the sum cannot overflow), and the same sum over whole rows. A single altered
+value changes one column's checksum in one partition, which the report names; values swapped
+between rows leave every column's sum equal and change the rows' one. Widened columns (tinyint ->
+int, char -> string) are compared too, the source's values cast to the target's type. The schema
+mapping compares Spark types column by column.
 """
 
 from __future__ import annotations
@@ -30,18 +33,30 @@ def partition_profile(df: DataFrame, partition_columns: list[str], columns: list
         F.coalesce(F.sum(F.xxhash64(F.col(c)).cast("decimal(38,0)")), F.lit(0).cast("decimal(38,0)")).alias(f"chk_{i}")
         for i, c in enumerate(columns)
     ]
-    return df.groupBy(key.alias("partition")).agg(F.count(F.lit(1)).alias("row_count"), *checksums)
+    rows = F.sum(F.xxhash64(*[F.col(c) for c in columns]) if columns else F.lit(0)).cast("decimal(38,0)")
+    return df.groupBy(key.alias("partition")).agg(F.count(F.lit(1)).alias("row_count"), *checksums,
+                                                  F.coalesce(rows, F.lit(0).cast("decimal(38,0)")).alias("chk_rows"))
 
 
 def collect_profile(df: DataFrame, partition_columns: list[str], columns: list[str]) -> dict[str, dict]:
-    """{partition: {"rows": n, "checksums": {column: "decimal as text"}}}: small, one row per partition."""
+    """{partition: {"rows": n, "checksums": {column: "decimal as text"}, "row_checksum": "..."}}: small,
+    one row per partition."""
     profile = {}
     for row in partition_profile(df, partition_columns, columns).collect():
         profile[row["partition"]] = {
             "rows": int(row["row_count"]),
             "checksums": {c: str(row[f"chk_{i}"]) for i, c in enumerate(columns)},
+            "row_checksum": str(row["chk_rows"]),
         }
     return profile
+
+
+def comparable_columns(df: DataFrame, schema: list[dict]) -> tuple[DataFrame, list[str]]:
+    """The source side as the target stores it: widened columns cast to their target type; and
+    the columns both sides can be compared on (`same` and `widened`)."""
+    widened = {m["column"]: m["target_type"] for m in schema if m["status"] == "widened"}
+    cast = df.select(*[F.col(c).cast(widened[c]).alias(c) if c in widened else F.col(c) for c in df.columns])
+    return cast, [m["column"] for m in schema if m["status"] in ("same", "widened")]
 
 
 def schema_mapping(source_fields: list[tuple[str, str]], target_fields: list[tuple[str, str]]) -> list[dict]:
@@ -100,16 +115,19 @@ def compare(source: dict[str, dict], target: dict[str, dict], schema: list[dict]
         if s is None:
             mismatches.append(f"{part}: not in source ({t['rows']} rows in target)")
             continue
+        found = len(mismatches)
         if s["rows"] != t["rows"]:
             mismatches.append(f"{part}: {s['rows']} rows in source, {t['rows']} in target")
         for column, checksum in s["checksums"].items():
             if t["checksums"].get(column) != checksum:
                 mismatches.append(f"{part}: column {column} checksum differs")
+        if len(mismatches) == found and s.get("row_checksum") != t.get("row_checksum"):
+            mismatches.append(f"{part}: values moved between rows (each column's checksum is equal, the rows' differs)")
     return VerificationReport(
         partitions=len(source),
         source_rows=sum(p["rows"] for p in source.values()),
         target_rows=sum(p["rows"] for p in target.values()),
-        columns_checked=sum(1 for m in schema if m["status"] == "same"),
+        columns_checked=sum(1 for m in schema if m["status"] in ("same", "widened")),
         schema=schema,
         mismatches=mismatches,
     )
