@@ -16,6 +16,12 @@ def _run(job_name: str, config: dict, raise_on_error: bool = True) -> dg.Execute
     return defs.resolve_job_def(job_name).execute_in_process(run_config={"ops": config}, raise_on_error=raise_on_error)
 
 
+def test_maintenance_steps_share_one_process_and_jvm_with_local_spark():
+    from cs_platform.defs.maintenance.jobs import lake_maintenance_job
+
+    assert lake_maintenance_job.executor_def is dg.in_process_executor
+
+
 def test_maintenance_job_reports_each_step_with_before_and_after(spark, iceberg_catalog, namespace):
     ref = TableRef.parse(f"{namespace}.events")
     spark.sql(f"CREATE TABLE {ref.sql} (event_id STRING, landing_hour TIMESTAMP) USING iceberg")

@@ -18,7 +18,7 @@ from cs_platform.lakehouse.maintenance import STEPS, MaintenanceTarget, StepResu
 from cs_platform.lakehouse.policy import KNOWN_TABLES
 from cs_platform.lakehouse.table_ops import TableRef
 from cs_platform.remote.maintenance_job import STEP_RESULT, maintenance_job_arguments
-from cs_platform.settings import EMR_SERVERLESS
+from cs_platform.settings import EMR_SERVERLESS, load_settings
 
 
 class MaintenanceConfig(dg.Config):
@@ -79,9 +79,14 @@ def _step_op(step: str) -> dg.OpDefinition:
 STEP_OPS = {step: _step_op(step) for step in STEPS}
 
 
+# Local Spark: one process and one JVM for every step (a process per step started 20 JVMs, two at a
+# time); on EMR Serverless each step is a job run of its own, so the tables go in parallel.
+_EXECUTOR = dg.multiprocess_executor if load_settings().compute == EMR_SERVERLESS else dg.in_process_executor
+
+
 @dg.job(description="Daily Iceberg maintenance of the lake tables: compaction, delete-file rewrite, "
                     "snapshot expiry, manifest rewrite, orphan removal.",
-        tags={"domain": "maintenance"})
+        tags={"domain": "maintenance"}, executor_def=_EXECUTOR)
 def lake_maintenance_job():
     def chain(target):
         for step in STEPS:
