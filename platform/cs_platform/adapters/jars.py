@@ -66,11 +66,15 @@ def iceberg_runtime_jar() -> Path:
 
 def postgres_jdbc_jar() -> Path:
     override = os.environ.get("CSP_POSTGRES_JDBC_JAR")
-    candidates = [override] if override else []
+    if override:  # a path that was given and is wrong is an error, not a reason to pick another jar
+        if not Path(override).is_file():
+            raise SettingsError(f"CSP_POSTGRES_JDBC_JAR: no such file {override!r}")
+        return Path(override).resolve()
+    candidates = []
     for pattern in _JDBC_CANDIDATES:
         candidates.extend(sorted(glob.glob(pattern)))
     for candidate in candidates:
-        if candidate and Path(candidate).is_file():
+        if Path(candidate).is_file():
             return Path(candidate).resolve()
     raise JarsError(
         "the PostgreSQL JDBC driver is missing: apt-get install libpostgresql-jdbc-java, "

@@ -161,6 +161,10 @@ def test_spark_packages_setting(env):
     jars = resolve_jars(load_settings()).jars
     assert Path(jars[0]).name == "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
     assert Path(jars[1]).name.startswith("postgresql")
+    env.setenv("CSP_POSTGRES_JDBC_JAR", "/nowhere/postgresql.jar")  # given and wrong: an error, not another jar
+    with pytest.raises(SettingsError) as err:
+        resolve_jars(load_settings())
+    assert str(err.value) == "CSP_POSTGRES_JDBC_JAR: no such file '/nowhere/postgresql.jar'"
 
 
 def test_cli_reports_bad_setting_and_exits_2(env):
