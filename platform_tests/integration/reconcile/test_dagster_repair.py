@@ -164,3 +164,29 @@ def test_quarantine_rate_check_warns_above_the_threshold(lake, dagster_env):
     assert (rate.passed, rate.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert {k: _meta(rate)[k] for k in ("quarantined", "valid", "quarantine_rate", "threshold")} == {
         "quarantined": 3, "valid": 6, "quarantine_rate": 0.333333, "threshold": 0.05}
+
+
+def test_a_repair_run_that_fails_before_any_check_result_alerts(lake, dagster_env, webhook):
+    """No check result, so reconciliation_repair sees nothing: the run-failure sensor alerts."""
+    from cs_platform.settings import load_settings
+    from cs_platform.streaming.query import writer_lock
+
+    defs, instance, config = dagster_env
+    with writer_lock(load_settings(), "once"):  # an availableNow run holds the checkpoint: refused at once
+        result = defs.resolve_job_def("backfill").execute_in_process(
+            instance=instance, partition_key=H10_KEY, run_config={"ops": {"backfill_landing_hours": {
+                "config": config.as_run_config()}}}, tags={"cs_platform/repair_of": "reconciles_with_raw",
+                                                           "cs_platform/repair_attempt": "1/2"}, raise_on_error=False)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    failure = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].dagster_event
+    context = dg.build_run_status_sensor_context(sensor_name="reconciliation_run_failures", dagster_event=failure,
+                                                 dagster_instance=instance, dagster_run=run,
+                                                 resources={"settings": SettingsResource()}).for_run_failure()
+    sensors.reconciliation_run_failures(context)
+    alert = webhook.received[-1]
+    assert alert["title"].startswith(f"backfill run {result.run_id} failed for {H10_KEY}: cannot backfill now: "
+                                     "another streaming query is already running on checkpoint ")
+    assert {k: alert[k] for k in ("severity", "check", "asset", "partition", "details")} == {
+        "severity": "ERROR", "check": "reconciles_with_raw", "asset": "lake/cs/events", "partition": H10_KEY,
+        "details": {"run_id": result.run_id, "attempt": "1/2"}}

@@ -6,6 +6,8 @@ hour after hour, none skipped (rules: ``cs_platform.streaming.closing``; it read
 the checkpoint, no JVM).
 
 `reconciliation_repair`: a failed consistency check of hour H launches the repair of exactly H.
+`reconciliation_run_failures`: a reconcile or repair run that fails alerts (one that fails before
+reporting a check result, e.g. DocumentDB down, leaves no result for the repair sensor to act on).
 
 It reads the checks' evaluations from Dagster's event log in the order they were written (no JVM,
 no store access; a page per tick), keeps
@@ -156,3 +158,35 @@ def reconciliation_repair(context: dg.SensorEvaluationContext, settings: Setting
                 pass  # logged by the notifier; an unreachable webhook must not stop repairs
     context.update_cursor(cursor.dump())
     return requests
+
+
+def _error_text(error) -> str:
+    """The error's first line without its `module.Class: ` prefix."""
+    text = error.message.strip().splitlines()[0]
+    head, sep, rest = text.partition(f"{error.cls_name}: ")
+    return rest if sep and " " not in head.strip() else text
+
+
+# the asset an alert about a failed run of each job names
+_RUN_ASSETS = {reconcile_job.name: EVENTS, backfill_job.name: EVENTS, reproject_job.name: DOCUMENTS}
+
+
+@dg.run_failure_sensor(name="reconciliation_run_failures", monitored_jobs=[reconcile_job, backfill_job, reproject_job],
+                       default_status=dg.DefaultSensorStatus.RUNNING,
+                       description="Alerts when a reconcile, backfill or reproject run fails: a run that fails "
+                                   "before it reports a check result is not seen by reconciliation_repair.")
+def reconciliation_run_failures(context: dg.RunFailureSensorContext, settings: SettingsResource) -> None:
+    run = context.dagster_run
+    failures = context.get_step_failure_events()
+    error = failures[0].event_specific_data.error if failures and failures[0].event_specific_data else None
+    reason = _error_text(error) if error and error.message else context.failure_event.message
+    partition = run.tags.get("dagster/partition")
+    alert = Alert(title=f"{run.job_name} run {run.run_id} failed" + (f" for {partition}" if partition else "")
+                  + f": {reason}", severity=dg.AssetCheckSeverity.ERROR.value,
+                  check=run.tags.get("cs_platform/repair_of", run.job_name),
+                  asset=_RUN_ASSETS[run.job_name].to_user_string(), partition=partition,
+                  details={"run_id": run.run_id, "attempt": run.tags.get("cs_platform/repair_attempt")})
+    try:
+        notifier_from_settings(settings.get(), logger=context.log).notify(alert)
+    except NotifierError:
+        pass  # logged by the notifier
