@@ -30,7 +30,8 @@ Rules, in order; the FIRST failing rule names the line's ``reason``:
 
 Unknown extra fields, and data fields that do not apply to the event type, are ignored.
 Known leniencies of Spark's JSON reader: single-quoted strings are accepted; a duplicated key
-keeps its last value.
+keeps its last value; a number too large for a double (1e400) where a string is expected reads as
+the text "Infinity" (Jackson writes it back that way), so it is not a bad_type.
 """
 
 from __future__ import annotations
