@@ -63,7 +63,7 @@ def test_closed_hours_sensor_checks_each_hour_the_stream_has_processed(tmp_path,
 def test_repair_cursor_round_trips():
     cursor = RepairCursor(after=7, attempts={"x|2026-11-26-10:00": 2}, fresh=False)
     assert RepairCursor.parse(cursor.dump()) == cursor
-    assert RepairCursor.parse(None) == RepairCursor()
+    assert RepairCursor.parse(None) == RepairCursor() == RepairCursor.parse(RepairCursor().dump())
     # a cursor of execution ids (an earlier version) goes on from the end of the event log
     assert RepairCursor.parse('{"seen": {"c": 4}, "attempts": {}}') == RepairCursor(after=None, fresh=False)
 
@@ -85,10 +85,12 @@ def test_repair_sensor_reads_evaluations_in_the_order_they_were_written_a_page_p
         context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"settings": SettingsResource()})
         return [(r.job_name, r.partition_key) for r in sensors.reconciliation_repair(context)], context.cursor
 
+    nothing, cursor = tick(None)  # no evaluation yet: the next tick still reads from the start
+    assert nothing == [] and RepairCursor.parse(cursor) == RepairCursor()
     _failed(instance, "documentdb_matches_lake", "documentdb/cs/tickets", "2026-11-26-11:00")
     _failed(instance, "reconciles_with_raw", "lake/cs/events", "2026-11-26-10:00")
     _failed(instance, "quarantine_rate_below_threshold", "lake/cs/events_quarantine", "2026-11-26-10:00")
-    first, cursor = tick(None)
+    first, cursor = tick(cursor)
     assert first == [("reproject", "2026-11-26-11:00"), ("backfill", "2026-11-26-10:00")]  # a page of two
     second, cursor = tick(cursor)
     assert second == []  # the quarantine rate has no repair; the page ended

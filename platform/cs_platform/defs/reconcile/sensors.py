@@ -59,7 +59,9 @@ class RepairCursor:
             return cls()
         data = json.loads(cursor)
         # a cursor of execution ids (before 2026-11-28) has no position in the event log: go on from its end
-        return cls(after=data.get("after"), attempts=dict(data.get("attempts", {})), fresh=False)
+        legacy = "seen" in data and "after" not in data
+        return cls(after=data.get("after"), attempts=dict(data.get("attempts", {})),
+                   fresh=data.get("after") is None and not legacy)
 
     def dump(self) -> str:
         return json.dumps({"after": self.after, "attempts": self.attempts}, sort_keys=True)
