@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import time
 
 import dagster as dg
 import pytest
@@ -61,54 +61,71 @@ def test_closed_hours_sensor_checks_each_hour_the_stream_has_processed(tmp_path,
 
 
 def test_repair_cursor_round_trips():
-    cursor = RepairCursor(after=7, attempts={"x|2026-11-26-10:00": 2}, fresh=False)
+    cursor = RepairCursor(watermark=7.5, recent={"c|3": 7.5}, attempts={"x|2026-11-26-10:00": 2})
     assert RepairCursor.parse(cursor.dump()) == cursor
     assert RepairCursor.parse(None) == RepairCursor() == RepairCursor.parse(RepairCursor().dump())
-    # a cursor of execution ids (an earlier version) goes on from the end of the event log
-    assert RepairCursor.parse('{"seen": {"c": 4}, "attempts": {}}') == RepairCursor(after=None, fresh=False)
+    # a cursor of execution ids (an earlier version) goes on from what has finished, with its attempts
+    assert RepairCursor.parse('{"seen": {"c": 4}, "attempts": {"x": 1}}') == RepairCursor(attempts={"x": 1}, adopt=True)
 
 
-def _failed(instance, check: str, asset: str, hour: str, passed: bool = False) -> None:
-    instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-        asset_key=dg.AssetKey.from_user_string(asset), check_name=check, passed=passed, partition=hour,
-        severity=dg.AssetCheckSeverity.WARN))
+def _store(instance, run_id: str, data) -> None:
+    from dagster._core.events import DagsterEvent
+    from dagster._core.events.log import EventLogEntry
+
+    kind = (dg.DagsterEventType.ASSET_CHECK_EVALUATION if isinstance(data, dg.AssetCheckEvaluation)
+            else dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)
+    instance.event_log_storage.store_event(EventLogEntry(
+        error_info=None, level="INFO", user_message="", run_id=run_id, timestamp=time.time(),
+        dagster_event=DagsterEvent(event_type_value=kind.value, job_name="reconcile", event_specific_data=data)))
 
 
-def test_repair_sensor_reads_evaluations_in_the_order_they_were_written_a_page_per_tick(tmp_path, monkeypatch):
-    """Every failed evaluation is repaired once, whichever run planned it first: the cursor is the
-    event log's position (an execution id is given at planning, and a check planned first may finish last)."""
-    monkeypatch.setenv("CSP_HOME", str(tmp_path))
-    monkeypatch.setattr(sensors, "_HISTORY_PAGE", 2)
-    instance = dg.DagsterInstance.ephemeral()
+def _planned(instance, run_id: str, check: str, asset: str, hour: str) -> None:
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationPlanned
 
-    def tick(cursor):
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"settings": SettingsResource()})
-        return [(r.job_name, r.partition_key) for r in sensors.reconciliation_repair(context)], context.cursor
+    subset = landing_hours.subset_with_partition_keys([hour]).to_serializable_subset()
+    _store(instance, run_id, AssetCheckEvaluationPlanned(asset_key=dg.AssetKey.from_user_string(asset),
+                                                         check_name=check, partitions_subset=subset))
 
-    nothing, cursor = tick(None)  # no evaluation yet: the next tick still reads from the start
-    assert nothing == [] and RepairCursor.parse(cursor) == RepairCursor()
-    _failed(instance, "documentdb_matches_lake", "documentdb/cs/tickets", "2026-11-26-11:00")
-    _failed(instance, "reconciles_with_raw", "lake/cs/events", "2026-11-26-10:00")
-    _failed(instance, "quarantine_rate_below_threshold", "lake/cs/events_quarantine", "2026-11-26-10:00")
-    first, cursor = tick(cursor)
-    assert first == [("reproject", "2026-11-26-11:00"), ("backfill", "2026-11-26-10:00")]  # a page of two
-    second, cursor = tick(cursor)
-    assert second == []  # the quarantine rate has no repair; the page ended
-    _failed(instance, "tickets_match_events", "lake/cs/tickets", "2026-11-26-08:00", passed=True)
-    _failed(instance, "reconciles_with_raw", "lake/cs/events", "2026-11-26-09:00")
-    third, cursor = tick(cursor)
-    assert third == [("backfill", "2026-11-26-09:00")]
-    assert RepairCursor.parse(cursor).attempts == {
-        "documentdb/cs/tickets:documentdb_matches_lake|2026-11-26-11:00": 1,
-        "lake/cs/events:reconciles_with_raw|2026-11-26-10:00": 1,
-        "lake/cs/events:reconciles_with_raw|2026-11-26-09:00": 1}
-    assert tick(cursor)[0] == []
-    # a cursor of an earlier version: history is not replayed, what comes next is read
-    old = '{"seen": {"lake/cs/events:reconciles_with_raw": 3}, "attempts": {}}'
-    assert tick(old)[0] == []
-    _failed(instance, "tickets_match_events", "lake/cs/tickets", "2026-11-26-12:00")
-    later, _ = tick(json.dumps({"after": RepairCursor.parse(cursor).after, "attempts": {}}))
-    assert later == [("backfill", "2026-11-26-12:00")]
+
+def _evaluated(instance, run_id: str, check: str, asset: str, hour: str, passed: bool = False) -> None:
+    _store(instance, run_id, dg.AssetCheckEvaluation(asset_key=dg.AssetKey.from_user_string(asset), check_name=check,
+                                                     passed=passed, partition=hour, severity=dg.AssetCheckSeverity.WARN))
+
+
+def test_repair_sensor_takes_evaluations_in_the_order_they_finished(tmp_path, monkeypatch):
+    """A check planned first but finishing last is repaired too: an execution's id is given when its
+    run is planned, so a cursor of ids left it behind. On Dagster's default local storage."""
+    monkeypatch.setenv("CSP_HOME", str(tmp_path / "home"))
+    with dg.instance_for_test() as instance:  # sqlite, one event log per run: the default local storage
+        def tick(cursor):
+            context = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                              resources={"settings": SettingsResource()})
+            return [(r.job_name, r.partition_key) for r in sensors.reconciliation_repair(context)], context.cursor
+
+        raw = ("reconciles_with_raw", "lake/cs/events")
+        nothing, cursor = tick(None)
+        assert nothing == []
+        _planned(instance, "run-10", *raw, "2026-11-26-10:00")  # planned first ...
+        _planned(instance, "run-11", *raw, "2026-11-26-11:00")
+        _evaluated(instance, "run-11", *raw, "2026-11-26-11:00")
+        first, cursor = tick(cursor)
+        assert first == [("backfill", "2026-11-26-11:00")]
+        _evaluated(instance, "run-10", *raw, "2026-11-26-10:00")  # ... finished last
+        _evaluated(instance, "run-12", "documentdb_matches_lake", "documentdb/cs/tickets", "2026-11-26-12:00")
+        _evaluated(instance, "run-12", "tickets_match_events", "lake/cs/tickets", "2026-11-26-12:00", passed=True)
+        second, cursor = tick(cursor)
+        assert second == [("backfill", "2026-11-26-10:00"), ("reproject", "2026-11-26-12:00")]
+        assert RepairCursor.parse(cursor).attempts == {
+            "lake/cs/events:reconciles_with_raw|2026-11-26-11:00": 1,
+            "lake/cs/events:reconciles_with_raw|2026-11-26-10:00": 1,
+            "documentdb/cs/tickets:documentdb_matches_lake|2026-11-26-12:00": 1}
+        assert tick(cursor)[0] == []
+        # a cursor of an earlier version: history is not replayed, what finishes next is taken
+        legacy = '{"seen": {"lake/cs/events:reconciles_with_raw": 3}, "attempts": {}}'
+        none, cursor = tick(legacy)
+        assert none == []
+        _evaluated(instance, "run-13", *raw, "2026-11-26-13:00")
+        assert tick(cursor)[0] == [("backfill", "2026-11-26-13:00")]
 
 
 def test_hours_parse_format_and_ranges():

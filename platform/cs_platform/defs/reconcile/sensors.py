@@ -9,8 +9,8 @@ the checkpoint, no JVM).
 `reconciliation_run_failures`: a reconcile or repair run that fails alerts (one that fails before
 reporting a check result, e.g. DocumentDB down, leaves no result for the repair sensor to act on).
 
-It reads the checks' evaluations from Dagster's event log in the order they were written (no JVM,
-no store access; a page per tick), keeps
+It reads the checks' executions from Dagster's event log, in the order they finished (no JVM, no
+store access), keeps
 per-(check, hour) attempt counts in its cursor, and after MAX_REPAIR_ATTEMPTS failed repairs
 stops launching: the check stays failed and an alert says so. Every failed ERROR check alerts
 through the notifier (log, plus CSP_ALERT_WEBHOOK_URL when set).
@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from cs_platform.adapters.notifier import Alert, NotifierError, notifier_from_settings
 from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, TICKETS
@@ -34,7 +35,9 @@ from cs_platform.streaming.closing import closed_hours
 from cs_platform.streaming.query import DEFAULT_QUERY
 
 MAX_REPAIR_ATTEMPTS = 2
-_HISTORY_PAGE = 500
+_HISTORY_PAGE = 500  # latest executions read per check and tick
+RECENT_SECONDS = 3600.0
+_COMPLETED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
 
 # check key -> the job that repairs its hour
 REPAIRS: dict[dg.AssetCheckKey, str] = {
@@ -46,25 +49,41 @@ REPAIRS: dict[dg.AssetCheckKey, str] = {
 
 @dataclass
 class RepairCursor:
-    """The storage id of the last check evaluation read (evaluations are read in the order they were
-    written, i.e. as checks finish), and repair attempts per `check|partition`."""
+    """What the repair sensor has acted on, and repair attempts per `check|partition`.
 
-    after: int | None = None
+    Evaluations are taken in the order they finished (their evaluation time), not by execution id:
+    an execution's id is given when its run is planned, so a check planned first but finishing last
+    would fall behind a cursor of ids and never be repaired. ``watermark`` is the latest evaluation
+    time seen; ``recent`` the executions acted on within ``RECENT_SECONDS`` of it (an evaluation
+    written a little after a later-stamped one is still taken, once)."""
+
+    watermark: float | None = None
+    recent: dict[str, float] = field(default_factory=dict)  # "check|execution id" -> evaluation time
     attempts: dict[str, int] = field(default_factory=dict)
-    fresh: bool = True  # no cursor yet: read the whole history
+    adopt: bool = False  # take what has finished so far as seen, and act on none of it
 
     @classmethod
     def parse(cls, cursor: str | None) -> "RepairCursor":
         if not cursor:
             return cls()
         data = json.loads(cursor)
-        # a cursor of execution ids (before 2026-11-28) has no position in the event log: go on from its end
-        legacy = "seen" in data and "after" not in data
-        return cls(after=data.get("after"), attempts=dict(data.get("attempts", {})),
-                   fresh=data.get("after") is None and not legacy)
+        if "watermark" not in data:  # a cursor of execution ids (before 2026-11-28): go on from here
+            return cls(attempts=dict(data.get("attempts", {})), adopt=True)
+        return cls(data["watermark"], dict(data.get("recent", {})), dict(data.get("attempts", {})))
 
     def dump(self) -> str:
-        return json.dumps({"after": self.after, "attempts": self.attempts}, sort_keys=True)
+        return json.dumps({"watermark": self.watermark, "recent": self.recent, "attempts": self.attempts},
+                          sort_keys=True)
+
+    def is_new(self, key: str, evaluated_at: float) -> bool:
+        if key in self.recent:
+            return False
+        return self.watermark is None or evaluated_at >= self.watermark - RECENT_SECONDS
+
+    def took(self, key: str, evaluated_at: float) -> None:
+        self.recent[key] = evaluated_at
+        self.watermark = max(self.watermark or evaluated_at, evaluated_at)
+        self.recent = {k: t for k, t in self.recent.items() if t >= self.watermark - RECENT_SECONDS}
 
 
 _now = time.time  # the clock hours close on
@@ -98,11 +117,11 @@ def _run_config(evaluation, job_name: str) -> dict:
     return {"ops": {op: {"config": config}}} if config else {}
 
 
-def _alert(check_key, evaluation, title: str) -> Alert:
+def _alert(check_key, partition: str, evaluation, title: str) -> Alert:
     metadata = {k: _metadata_value(v) for k, v in (evaluation.metadata or {}).items()}
     details = {k: v for k, v in metadata.items() if not k.startswith("config_")}
     return Alert(title=title, severity=evaluation.severity.value, check=check_key.name,
-                 asset=check_key.asset_key.to_user_string(), partition=evaluation.partition, details=details)
+                 asset=check_key.asset_key.to_user_string(), partition=partition, details=details)
 
 
 @dg.sensor(name="reconciliation_repair", jobs=[backfill_job, reproject_job], minimum_interval_seconds=60,
@@ -112,24 +131,22 @@ def reconciliation_repair(context: dg.SensorEvaluationContext, settings: Setting
     cursor = RepairCursor.parse(context.cursor)
     notifier = notifier_from_settings(settings.get(), logger=context.log)
     storage = context.instance.event_log_storage
-    evaluations = dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor.after)
-    if cursor.after is None and not cursor.fresh:
-        latest = storage.get_event_records(evaluations, limit=1)
-        cursor.after = latest[0].storage_id if latest else 0
-        evaluations = dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor.after)
+    completed = []
+    for check_key, job_name in REPAIRS.items():
+        for record in storage.get_asset_check_execution_history(check_key, limit=_HISTORY_PAGE, status=_COMPLETED):
+            evaluation = record.evaluation
+            if evaluation is not None and record.partition is not None:
+                completed.append((record.event.timestamp, record.id, check_key, job_name, evaluation, record.partition))
     requests: list[dg.RunRequest] = []
     launched: set[tuple[str, str]] = set()
-    # In write order, not by execution id: an execution's id is given when its run is planned, so a
-    # check planned first but finishing last would fall behind a cursor of ids and never be repaired.
-    # A page per tick; the next tick goes on from where this one stopped.
-    for record in storage.get_event_records(evaluations, limit=_HISTORY_PAGE, ascending=True):
-        cursor.after = record.storage_id
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
-        check_key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
-        job_name = REPAIRS.get(check_key)
-        if job_name is None or evaluation.partition is None:
+    for evaluated_at, execution_id, check_key, job_name, evaluation, partition in sorted(completed, key=lambda c: c[:2]):
+        seen_key = f"{check_key.to_user_string()}|{execution_id}"
+        if not cursor.is_new(seen_key, evaluated_at):
             continue
-        slot = f"{check_key.to_user_string()}|{evaluation.partition}"
+        cursor.took(seen_key, evaluated_at)
+        if cursor.adopt:
+            continue
+        slot = f"{check_key.to_user_string()}|{partition}"
         if evaluation.passed:
             cursor.attempts.pop(slot, None)
             continue
@@ -137,27 +154,28 @@ def reconciliation_repair(context: dg.SensorEvaluationContext, settings: Setting
         alerts = []
         if attempt <= MAX_REPAIR_ATTEMPTS:
             cursor.attempts[slot] = attempt
-            if (job_name, evaluation.partition) not in launched:  # one repair run covers all its checks
-                launched.add((job_name, evaluation.partition))
+            if (job_name, partition) not in launched:  # one repair run covers all its checks
+                launched.add((job_name, partition))
                 requests.append(dg.RunRequest(
-                    run_key=f"repair:{slot}:{record.storage_id}", job_name=job_name, partition_key=evaluation.partition,
+                    run_key=f"repair:{slot}:{execution_id}", job_name=job_name, partition_key=partition,
                     run_config=_run_config(evaluation, job_name),
                     tags={REPAIR_TAG: "true", "cs_platform/repair_of": check_key.name,
                           "cs_platform/repair_attempt": f"{attempt}/{MAX_REPAIR_ATTEMPTS}"},
                 ))
             if evaluation.severity is dg.AssetCheckSeverity.ERROR:
-                alerts.append(_alert(check_key, evaluation,
-                                     f"{check_key.name} failed for {evaluation.partition}: "
+                alerts.append(_alert(check_key, partition, evaluation,
+                                     f"{check_key.name} failed for {partition}: "
                                      f"{job_name} launched (attempt {attempt}/{MAX_REPAIR_ATTEMPTS})"))
         else:
-            alerts.append(_alert(check_key, evaluation,
-                                 f"{check_key.name} still failing for {evaluation.partition} after "
+            alerts.append(_alert(check_key, partition, evaluation,
+                                 f"{check_key.name} still failing for {partition} after "
                                  f"{MAX_REPAIR_ATTEMPTS} repairs: giving up, manual action needed"))
         for alert in alerts:
             try:
                 notifier.notify(alert)
             except NotifierError:
                 pass  # logged by the notifier; an unreachable webhook must not stop repairs
+    cursor.adopt = False
     context.update_cursor(cursor.dump())
     return requests
 
