@@ -25,7 +25,7 @@ from cs_platform.logic.events import explode_lines
 from cs_platform.streaming import checkpoint as checkpoints
 from cs_platform.streaming.batch import BatchResult, process_batch
 from cs_platform.streaming.handover import Handover, repair_lock
-from cs_platform.streaming.lock import REPAIR_MODES, checkpoint_lock
+from cs_platform.streaming.lock import REPAIR_MODES, CheckpointBusy, checkpoint_lock
 from cs_platform.streaming.progress import ProgressLogListener, progress_log
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,11 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
                 listener.query_id = str(query.id)
                 run.query_id = str(query.id)
                 while not query.awaitTermination(1):
-                    if stop is not None and stop.is_set():
-                        query.stop()
+                    if (stop is not None and stop.is_set()) or handover.lost is not None:
+                        query.stop()  # a query that could not take its lock back must not plan more batches
+                if handover.lost is not None:
+                    raise CheckpointBusy(f"the query stopped: it could not take its checkpoint back after a "
+                                         f"hand-over: {handover.lost}")
             _wait_for_progress(results)
         finally:
             tables.refresh(spark)

@@ -249,3 +249,27 @@ def test_a_repair_gives_up_when_the_query_does_not_hand_over_in_time(s3_checkpoi
         assert storage.read_text(request_uri(settings, "cs_events"), settings) is None
         with query.batch():
             assert checkpoint_holder(settings, "cs_events")["mode"] == "continuous"
+
+
+def test_a_request_whose_repair_died_costs_the_query_its_lease_for_seconds_only(s3_checkpoint, monkeypatch):
+    """A repair killed after asking: the query lets go, waits TAKE_WAIT_SECONDS for it, takes its lease
+    back and deletes the request (else each restart would let go again)."""
+    import time
+
+    from cs_platform.adapters import storage
+    from cs_platform.streaming import handover
+    from cs_platform.streaming.handover import Handover, request_uri
+
+    monkeypatch.setattr(handover, "WATCH_SECONDS", 0.1)
+    monkeypatch.setattr(handover, "TAKE_WAIT_SECONDS", 1.0)
+    settings = s3_checkpoint
+    with checkpoint_lock(settings, "cs_events", "continuous") as held, Handover(settings, "cs_events", held) as query:
+        storage.write_text(request_uri(settings, "cs_events"), json.dumps(
+            {"id": "dead", "mode": "backfill", "host": "gone", "pid": 1, "since": 0}), settings)
+        deadline = time.monotonic() + 30
+        while storage.read_text(request_uri(settings, "cs_events"), settings) is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with query.batch():
+            assert storage.read_text(request_uri(settings, "cs_events"), settings) is None
+            assert checkpoint_holder(settings, "cs_events")["mode"] == "continuous"
+            held.ensure_held()
