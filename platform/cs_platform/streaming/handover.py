@@ -122,16 +122,21 @@ class Handover:
     def _stopping(self) -> bool:
         return self._stop.is_set() or (self._query_stop is not None and self._query_stop.is_set())
 
+    def _look(self) -> dict | None:
+        try:
+            return _read_request(self.settings, self.query_name)
+        except Exception:  # noqa: BLE001 - a failed look (S3 down) is retried at the next tick; the query goes on
+            log.exception("looking for a hand-over request of %s failed", self.query_name)
+            return None
+
     def _watch(self) -> None:
         while not self._stop.wait(WATCH_SECONDS):
-            try:
-                request = _read_request(self.settings, self.query_name)
-            except Exception:  # noqa: BLE001 - a failed look (S3 down) is retried; the query goes on
-                log.exception("looking for a hand-over request of %s failed", self.query_name)
-                continue
+            request = self._look()
             if request is None or request.get("id") in self._served:
                 continue
             with self._guard:  # between batches
+                if self._look() != request:
+                    continue  # withdrawn (its repair gave up) or replaced while a batch ran
                 try:
                     self._hand_over(request)
                 except Exception as exc:  # noqa: BLE001 - the query stops (start_stream checks `lost`)

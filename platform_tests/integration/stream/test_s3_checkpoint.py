@@ -241,7 +241,8 @@ def test_a_repair_gives_up_when_the_query_does_not_hand_over_in_time(s3_checkpoi
     with checkpoint_lock(settings, "cs_events", "continuous") as held, Handover(settings, "cs_events", held) as query:
         with query.batch():  # a batch longer than the repair is willing to wait
             _repair_in_thread(settings, seen).join(30)
-        current = json.dumps(_lease_body(settings))
+            current = json.dumps(_lease_body(settings))  # read while held (after the batch the query may
+            # still serve the request it saw, letting go of its lease for a moment)
         assert seen == {"refused": (
             f"the continuous query did not hand the checkpoint over within 2 s: another streaming query is already "
             f"running on checkpoint {settings.checkpoint}/cs_events (lease {held.uri} held by {current}); wait for "
