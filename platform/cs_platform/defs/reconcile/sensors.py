@@ -117,6 +117,13 @@ def _run_config(evaluation, job_name: str) -> dict:
     return {"ops": {op: {"config": config}}} if config else {}
 
 
+def _notify(notifier, alert: Alert) -> None:
+    try:
+        notifier.notify(alert)
+    except NotifierError:
+        pass  # logged by the notifier; an unreachable webhook must not stop the sensor
+
+
 def _alert(check_key, partition: str, evaluation, title: str) -> Alert:
     metadata = {k: _metadata_value(v) for k, v in (evaluation.metadata or {}).items()}
     details = {k: v for k, v in metadata.items() if not k.startswith("config_")}
@@ -171,10 +178,7 @@ def reconciliation_repair(context: dg.SensorEvaluationContext, settings: Setting
                                  f"{check_key.name} still failing for {partition} after "
                                  f"{MAX_REPAIR_ATTEMPTS} repairs: giving up, manual action needed"))
         for alert in alerts:
-            try:
-                notifier.notify(alert)
-            except NotifierError:
-                pass  # logged by the notifier; an unreachable webhook must not stop repairs
+            _notify(notifier, alert)
     cursor.adopt = False
     context.update_cursor(cursor.dump())
     return requests
@@ -206,7 +210,4 @@ def reconciliation_run_failures(context: dg.RunFailureSensorContext, settings: S
                   check=run.tags.get("cs_platform/repair_of", run.job_name),
                   asset=_RUN_ASSETS[run.job_name].to_user_string(), partition=partition,
                   details={"run_id": run.run_id, "attempt": run.tags.get("cs_platform/repair_attempt")})
-    try:
-        notifier_from_settings(settings.get(), logger=context.log).notify(alert)
-    except NotifierError:
-        pass  # logged by the notifier
+    _notify(notifier_from_settings(settings.get(), logger=context.log), alert)
