@@ -114,6 +114,23 @@ def test_every_reason_has_its_exact_string(spark):
     assert tuple(quarantined.columns) == QUARANTINE_COLUMNS
 
 
+# Raw (unescaped) control characters inside a JSON string: Jackson cannot read such a line, so
+# every field would read as absent; the line is not JSON, whatever field holds the character.
+RAW_CONTROL = [
+    event(event_id="e-\u00011").replace("\\u0001", "\x01"),
+    event(ticket_id="T-\u00011").replace("\\u0001", "\x01"),
+    event(data={"customer_id": "C-\t1", "channel": "chat"}).replace("\\t", "\t"),
+    event(note="a\u001fb").replace("\\u001f", "\x1f"),
+]
+
+
+def test_raw_control_characters_in_strings_are_invalid_json(spark):
+    assert all(any(ord(c) < 0x20 for c in line) for line in RAW_CONTROL)
+    valid, quarantined = split(spark, *RAW_CONTROL, event(note="a\u0001b"))  # escaped, it is valid
+    assert [r.reason for r in quarantined.orderBy("line_number").collect()] == ["invalid_json"] * 4
+    assert [(r.line_number, r.event_id) for r in valid.collect()] == [(5, "e-1")]
+
+
 def test_first_failing_rule_wins(spark):
     lines = [
         json.dumps({"event_type": "nope", "seq": "x"}),   # event_id is checked first

@@ -25,11 +25,19 @@ def _schema(fields, kind: T.DataType, int_kind: T.DataType | None = None) -> T.S
     ])
 
 
+_CORRUPT = "_corrupt_record"
+
+
 def _parses(json_text: Column, fields) -> dict[str, Column]:
-    """The same JSON parsed once per kind; a field is null in a kind's parse unless it has that kind."""
+    """The same JSON parsed once per kind; a field is null in a kind's parse unless it has that kind.
+
+    The text parse also keeps the line in ``_corrupt_record`` when Jackson fails on it: every field
+    is then null, which must not read as a missing field (a raw control character inside a string).
+    """
     string_map = T.MapType(T.StringType(), T.StringType())
+    text = _schema(fields, T.StringType())
     kinds = {
-        "text": _schema(fields, T.StringType()),
+        "text": text.add(T.StructField(_CORRUPT, T.StringType())),
         "long": _schema(fields, T.LongType()),
         "double": _schema(fields, T.DoubleType()),
         "bool": _schema(fields, T.BooleanType()),
@@ -38,7 +46,8 @@ def _parses(json_text: Column, fields) -> dict[str, Column]:
     }
     # An explicit option keeps Spark's OptimizeJsonExprs from rewriting every field access into
     # its own from_json (dozens of parses per line); PERMISSIVE is the default mode anyway.
-    return {kind: F.from_json(json_text, schema, {"mode": "PERMISSIVE"}) for kind, schema in kinds.items()}
+    return {kind: F.from_json(json_text, schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
+            for kind, schema in kinds.items()}
 
 
 class _Kinds:
@@ -147,9 +156,11 @@ def annotate(lines: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     occurred_text = env.text("occurred_at")
     occurred_at = F.when(occurred_text.rlike(ISO_TIMESTAMP), occurred_text.cast("timestamp"))
     event_type = env.text("event_type")
+    # An object Jackson cannot read through (its one-value check only skips over the text)
+    unreadable = F.col("_is_object") & env.col("text", _CORRUPT).isNotNull()
     rules: list[tuple[Column, str]] = [
         (F.col("landing_hour").isNull(), "bad_path:landing_hour"),
-        (~F.coalesce(F.col("_one_value"), F.lit(False)), "invalid_json"),
+        (~F.coalesce(F.col("_one_value"), F.lit(False)) | unreadable, "invalid_json"),
         (~F.col("_is_object"), "not_an_object"),
     ]
     for field in ENVELOPE_FIELDS:
