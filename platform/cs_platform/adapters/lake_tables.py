@@ -12,6 +12,7 @@ compacts them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cs_platform.adapters.catalog import current_snapshot
@@ -92,6 +93,17 @@ def _insert_if_absent(target: str, source_view: str, on: str, columns: list[str]
     )
 
 
+def _landing_hour_in(alias: str, hours: Iterable[int | None]) -> str:
+    """`alias.landing_hour` is one of `hours` (epoch seconds, or None for null): a predicate
+    Iceberg prunes partitions with (the literals are integers: nothing textual reaches the SQL)."""
+    hours = list(hours)
+    epochs = sorted({int(h) for h in hours if h is not None})
+    terms = [f"{alias}.landing_hour IN ({', '.join(f'timestamp_seconds({e})' for e in epochs)})"] if epochs else []
+    if None in hours or not epochs:
+        terms.append(f"{alias}.landing_hour IS NULL")
+    return " OR ".join(terms)
+
+
 @dataclass(frozen=True)
 class LakeTables:
     """Names and statements of one namespace's CS tables (tests use their own namespace)."""
@@ -146,13 +158,17 @@ class LakeTables:
 
     # ---- MERGE statements -------------------------------------------------------------------
 
-    def merge_quarantine_sql(self, source_view: str) -> str:
-        """Insert-if-absent keyed by (source_file, line_number): each invalid line lands once."""
-        return _insert_if_absent(
-            self.events_quarantine, source_view,
-            "t.source_file = s.source_file AND t.line_number = s.line_number AND t.landing_hour <=> s.landing_hour",
-            QUARANTINE_COLUMNS,
-        )
+    def merge_quarantine_sql(self, source_view: str, landing_hours: Iterable[int | None] | None = None) -> str:
+        """Insert-if-absent keyed by (source_file, line_number): each invalid line lands once.
+
+        `landing_hours` (epoch seconds; None for lines outside the hour layout) are the source's
+        hours: the target is then read in their days only. Exact, because a line's hour follows
+        from its file: a row of another hour cannot share its key.
+        """
+        on = "t.source_file = s.source_file AND t.line_number = s.line_number AND t.landing_hour <=> s.landing_hour"
+        if landing_hours is not None:
+            on += f" AND ({_landing_hour_in('t', landing_hours)})"
+        return _insert_if_absent(self.events_quarantine, source_view, on, QUARANTINE_COLUMNS)
 
     def merge_events_sql(self, source_view: str) -> str:
         """Insert-if-absent by event_id: a re-delivered event keeps its first committed row."""

@@ -128,7 +128,8 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
             step("validate")
             return result
         annotated = annotate_prepared(prepared, keep_others=keep)
-        result.per_hour = _per_hour(read, _count_by_hour(annotated.where(F.col("reason").isNotNull())))
+        quarantined_by_hour = _count_by_hour(annotated.where(F.col("reason").isNotNull()))
+        result.per_hour = _per_hour(read, quarantined_by_hour)
         for counts in result.per_hour.values():
             result.lines_read += counts["lines_read"]
             result.valid += counts["valid"]
@@ -141,7 +142,8 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
             quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
                 "ingested_at", F.current_timestamp()).select(*QUARANTINE_COLUMNS)
             views.append(_view(quarantine_src, "quarantine"))
-            commit = tables.run_merge(spark, tables.events_quarantine, tables.merge_quarantine_sql(views[-1]))
+            statement = tables.merge_quarantine_sql(views[-1], landing_hours=list(quarantined_by_hour))
+            commit = tables.run_merge(spark, tables.events_quarantine, statement)
             result.snapshot_ids["events_quarantine"], result.new_quarantined = commit.snapshot_id, commit.added_records
         else:  # nothing to insert: no statement, no empty snapshot
             result.snapshot_ids["events_quarantine"], _ = current_snapshot(spark, tables.events_quarantine)

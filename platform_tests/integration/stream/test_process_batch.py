@@ -155,3 +155,42 @@ def test_merge_commit_tells_the_snapshot_the_added_records_and_a_first_load(spar
     again = merge("merge_again", [3])
     assert (again.snapshot_id, again.added_records, again.first_load) == (main_ref(), 0, False)
     assert current_snapshot(spark, tables.events_quarantine)[1]["total-records"] == "3"
+
+
+def test_quarantine_merge_reads_only_the_days_of_its_lines(spark, stream_env):
+    """The quarantine grows with the stream's history; a batch reads only its own days of it.
+
+    Proven by an outcome: the other day's data file is deleted, and the batch still commits
+    (an unpruned MERGE fails reading it). Lines outside the hour layout are matched too.
+    """
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    from pyspark.sql import functions as F
+
+    tables = stream_env["tables"]
+    tables.ensure(spark)
+    day_before = datetime(2026, 11, 25, 10)
+
+    def merge(view: str, rows: list, hours: list):
+        spark.createDataFrame(rows, "raw_line string, source_file string, line_number long, landing_hour timestamp, "
+                              "reason string").withColumn("ingested_at", F.current_timestamp()).createOrReplaceTempView(view)
+        return tables.run_merge(spark, tables.events_quarantine, tables.merge_quarantine_sql(view, hours))
+
+    epoch = lambda hour: int(hour.replace(tzinfo=timezone.utc).timestamp())  # noqa: E731
+    old_file = "file:///landing/2026/11/25/10/cs-events-1-2026-11-25-10-00-00-x"
+    assert merge("q_old", [("bad", old_file, 1, day_before, "invalid_json")], [epoch(day_before)]).added_records == 1
+    old_data = [Path(urlparse(r.file_path).path) for r in spark.sql(
+        f"SELECT file_path FROM {tables.events_quarantine}.files").collect()]
+    assert len(old_data) == 1
+    old_data[0].unlink()
+
+    rows = [("bad", FILE_A, 1, HOUR, "invalid_json"), ("bad", "file:///landing/x.gz", 1, None, "bad_path:landing_hour")]
+    first = merge("q_new", rows, [epoch(HOUR), None])
+    assert first.added_records == 2
+    assert merge("q_again", rows, [epoch(HOUR), None]).added_records == 0  # still insert-if-absent
+    assert tables.merge_quarantine_sql("v", [epoch(HOUR), None]).endswith(
+        "ON t.source_file = s.source_file AND t.line_number = s.line_number AND t.landing_hour <=> s.landing_hour "
+        f"AND (t.landing_hour IN (timestamp_seconds({epoch(HOUR)})) OR t.landing_hour IS NULL) "
+        "WHEN NOT MATCHED THEN INSERT (raw_line, source_file, line_number, landing_hour, reason, ingested_at) "
+        "VALUES (s.raw_line, s.source_file, s.line_number, s.landing_hour, s.reason, s.ingested_at)")
