@@ -3,8 +3,10 @@
 Order per table: rewrite_data_files -> rewrite_position_delete_files -> expire_snapshots ->
 rewrite_manifests -> remove_orphan_files. Compaction touches only files with rows older than the
 current hour and commits file groups separately (partial progress), so a streaming MERGE that
-conflicts loses at most one group; conflicts are retried and, if they persist, reported in the
-step result rather than raised, because nothing is lost by skipping a compaction.
+conflicts costs at most the groups it touched. Iceberg reports such groups as failed without
+raising: they are retried like any conflict (the call re-plans what is left) and, if they keep
+failing, reported in the step result (status `conflict`) rather than raised, because nothing is
+lost by skipping a compaction.
 PyIceberg 0.12 can neither compact nor delete files, hence Spark.
 """
 
@@ -17,7 +19,7 @@ from typing import Callable
 
 from cs_platform.lakehouse.health import TableHealth, current_hour, probe
 from cs_platform.lakehouse.policy import MaintenancePolicy, policy_for
-from cs_platform.adapters.commit_retry import ConflictRetriesExhausted, first_line, retry_on_conflict
+from cs_platform.adapters.commit_retry import ConflictRetriesExhausted, PartialCommit, first_line, retry_on_conflict
 from cs_platform.lakehouse.table_ops import TableRef, refresh, timestamp_literal
 
 log = logging.getLogger(__name__)
@@ -158,8 +160,12 @@ class Maintainer:
                 args["sort_order"] = "'" + ", ".join(f"{c} ASC NULLS LAST" for c in self.policy.sort_order) + "'"
             if where:
                 args["where"] = f"'{where}'"
-            rows = self._call("rewrite_data_files", **args)
-            return {**_first(rows), "where": where or ""}
+            outcome = {**_first(self._call("rewrite_data_files", **args)), "where": where or ""}
+            failed = int(outcome.get("failed_data_files_count") or 0)
+            if failed:
+                raise PartialCommit(f"{failed} data file(s) of failed file groups were not rewritten (a concurrent "
+                                    "commit changed them, or they could not be read: see the driver log)")
+            return outcome
 
         return self._step("rewrite_data_files", "probe: no partition has enough small files older than the current hour", run)
 

@@ -64,3 +64,32 @@ def test_compaction_skips_the_current_hour(spark, iceberg_catalog, namespace):
     assert result.status == "skipped"
     assert result.reason == "probe: no partition has enough small files older than the current hour"
     assert result.after["data_files"] == result.before["data_files"] == 3
+
+
+def test_a_file_group_that_fails_is_retried_then_reported_never_done(spark, iceberg_catalog, namespace):
+    """Iceberg's partial progress reports a failed file group without raising (a commit race with
+    the stream's MERGEs, or a file it cannot read). The step retries it, then says `conflict`;
+    it never reports `done` over files it left. Here one hour's group cannot be read: a real
+    failure that, unlike a commit race, happens on every attempt."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    ref = TableRef.parse(f"{namespace}.events")
+    spark.sql(f"CREATE TABLE {ref.sql} (event_id STRING, landing_hour TIMESTAMP) USING iceberg "
+              "PARTITIONED BY (hours(landing_hour))")
+    next_hour = OLD_HOUR + timedelta(hours=1)
+    for hour in (OLD_HOUR, next_hour):
+        for i in range(3):
+            spark.createDataFrame([(f"{hour:%H}-{i}", hour.replace(tzinfo=None))],
+                                  "event_id STRING, landing_hour TIMESTAMP").writeTo(ref.sql).append()
+    files = spark.sql(f"SELECT file_path, hour(landing_hour) AS h FROM "
+                      f"(SELECT file_path, readable_metrics.landing_hour.lower_bound AS landing_hour FROM {ref.sql}.files)"
+                      ).collect()
+    Path(urlparse(next(f.file_path for f in files if f.h == OLD_HOUR.hour)).path).unlink()
+
+    result = Maintainer(spark, iceberg_catalog, ref, policy_for(str(ref), {}), conflict_attempts=2).rewrite_data_files()
+
+    assert (result.status, result.conflicts_retried) == ("conflict", 2)
+    assert result.reason == ("commit conflict persisted after 2 attempts: 3 data file(s) of failed file groups were not "
+                             "rewritten (a concurrent commit changed them, or they could not be read: see the driver log)")
+    assert (result.before["data_files"], result.after["data_files"]) == (6, 4)  # the readable hour was compacted
