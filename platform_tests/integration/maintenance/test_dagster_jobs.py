@@ -44,7 +44,7 @@ def test_maintenance_job_reports_each_step_with_before_and_after(spark, iceberg_
     assert table_rows(spark, ref, "event_id") == [("e0",), ("e1",), ("e2",), ("e3",)]
 
 
-def test_maintenance_job_rejects_orphan_age_below_three_days(spark, namespace):
+def test_maintenance_job_rejects_a_bad_policy_naming_the_setting(spark, namespace):
     spark.sql(f"CREATE TABLE lake.{namespace}.events (event_id STRING) USING iceberg")
     result = _run("lake_maintenance_job", {"plan_tables": {"config": {"tables": [f"{namespace}.events"],
                                                                       "orphan_age_days": 1}}}, raise_on_error=False)
@@ -54,6 +54,10 @@ def test_maintenance_job_rejects_orphan_age_below_three_days(spark, namespace):
         f"cs_platform.lakehouse.policy.PolicyError: invalid maintenance policy for lake.{namespace}.events: "
         "orphan_age_days=1.0 is below the minimum of 3 days: younger files may belong to a commit in flight "
         "and deleting them would corrupt the table")
+    result = _run("lake_maintenance_job", {"plan_tables": {"config": {"tables": [f"{namespace}.events"],
+                                                                      "target_file_size_mb": 0}}}, raise_on_error=False)
+    assert result.failure_data_for_node("plan_tables").error.cause.message.strip() == (
+        "cs_platform.lakehouse.policy.PolicyError: target_file_size_mb must be at least 1, got 0")
 
 
 def test_table_operation_jobs(spark, iceberg_catalog, namespace):

@@ -15,7 +15,7 @@ from cs_platform.defs.resources import (
     SettingsResource,
 )
 from cs_platform.lakehouse.maintenance import STEPS, MaintenanceTarget, StepResult, plan
-from cs_platform.lakehouse.policy import KNOWN_TABLES
+from cs_platform.lakehouse.policy import KNOWN_TABLES, PolicyError
 from cs_platform.lakehouse.table_ops import TableRef
 from cs_platform.remote.maintenance_job import STEP_RESULT, maintenance_job_arguments
 from cs_platform.settings import EMR_SERVERLESS, load_settings
@@ -39,6 +39,8 @@ def _overrides(config: MaintenanceConfig) -> dict:
     if config.orphan_age_days is not None:
         overrides["orphan_age_days"] = config.orphan_age_days
     if config.target_file_size_mb is not None:
+        if config.target_file_size_mb < 1:  # named as the user wrote it, not as the policy field it becomes
+            raise PolicyError(f"target_file_size_mb must be at least 1, got {config.target_file_size_mb}")
         overrides["target_file_size_bytes"] = config.target_file_size_mb * 1024 * 1024
     if config.retain_last_snapshots is not None:
         overrides["retain_last_snapshots"] = config.retain_last_snapshots
