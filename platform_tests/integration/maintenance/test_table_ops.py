@@ -11,6 +11,7 @@ import pytest
 
 from cs_platform.adapters.identifiers import InvalidIdentifier
 from cs_platform.lakehouse import table_ops
+from cs_platform.lakehouse.maintenance import plan
 from cs_platform.lakehouse.table_ops import TableOpError, TableRef
 from platform_tests.integration.maintenance.conftest import table_rows
 
@@ -75,6 +76,8 @@ def test_crafted_identifiers_are_rejected_before_sql(spark, iceberg_catalog, peo
     other = TableRef.parse(f"other.{people.namespace}.people")
     with pytest.raises(TableOpError, match=rf"^table other\.{people.namespace}\.people is not in catalog 'lake'$"):
         table_ops.rollback(iceberg_catalog, other, to_snapshot=1)
+    with pytest.raises(TableOpError, match=rf"^table other\.{people.namespace}\.people is not in catalog 'lake'$"):
+        plan(iceberg_catalog, [str(other)])  # maintenance would probe lake's table and run on other's
     assert [f.name for f in spark.table(people.sql).schema.fields] == ["id", "name"]
     assert table_ops.refs(iceberg_catalog, people) == {}  # nothing tagged, nothing rolled back
 
