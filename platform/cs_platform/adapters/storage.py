@@ -5,7 +5,6 @@ files that must outlive the machine that wrote them (migration progress)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -33,32 +32,6 @@ def s3_client(settings=None):
     import boto3
 
     return boto3.client("s3", endpoint_url=settings.s3_endpoint_url) if settings else boto3.client("s3")
-
-
-def _hidden(name: str) -> bool:
-    return name.startswith((".", "_"))
-
-
-def list_files(uri: str, settings=None) -> Iterator[tuple[str, float]]:
-    """(normalized path, mtime seconds) of every non-hidden file under `uri`, recursively."""
-    path = local_path(uri)
-    if path is not None:
-        if not path.exists():
-            return
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not _hidden(d))
-            for name in sorted(files):
-                if not _hidden(name):
-                    full = Path(root) / name
-                    yield str(full), full.stat().st_mtime
-        return
-    parts = urlsplit(uri)
-    prefix = parts.path.lstrip("/")
-    paginator = s3_client(settings).get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=parts.netloc, Prefix=prefix.rstrip("/") + "/" if prefix else ""):
-        for obj in page.get("Contents", []):
-            if not any(_hidden(p) for p in obj["Key"][len(prefix):].split("/") if p):
-                yield f"s3://{parts.netloc}/{obj['Key']}", obj["LastModified"].timestamp()
 
 
 def read_text(uri: str, settings=None) -> str | None:

@@ -4,13 +4,23 @@ Layout (Spark 3.5): `commits/<batchId>` marks a finished batch; `sources/0/<batc
 holds `v1` then one JSON object per file (`path`, `batchId`), compacted every 10 batches.
 A file counts as processed once the batch that planned it has committed: files of a planned
 but uncommitted batch (a crash) are replayed by the next run, so they still count as pending.
+Each entry also holds the file's `timestamp` (mtime, ms): the query ignores files older than
+`MAX_FILE_AGE` before the newest file it has planned, and so does the pending count.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
-from cs_platform.adapters.storage import child_names, list_files, normalize, read_text
+from cs_platform.adapters.landing import LandingZone
+from cs_platform.adapters.storage import child_names, normalize, read_text
+
+# The file source's `maxFileAge` (Spark's default, set explicitly on the query): once a file has
+# been planned, files modified more than this before it are never taken. Bounds the pending
+# listing, which on S3 then starts a day before that (`LandingZone.list_files`) instead of
+# listing the whole archive on every sensor tick.
+MAX_FILE_AGE = dt.timedelta(days=7)
 
 
 def checkpoint_location(settings, query_name: str) -> str:
@@ -22,9 +32,9 @@ def committed_batches(checkpoint: str, settings=None) -> list[int]:
     return sorted(int(n) for n in child_names(f"{checkpoint}/commits", settings) if n.isdigit())
 
 
-def planned_files(checkpoint: str, settings=None) -> dict[str, int]:
-    """normalized file path -> batch id that planned it."""
-    planned: dict[str, int] = {}
+def planned_files(checkpoint: str, settings=None) -> dict[str, tuple[int, int]]:
+    """normalized file path -> (batch id that planned it, the file's mtime in ms)."""
+    planned: dict[str, tuple[int, int]] = {}
     names = child_names(f"{checkpoint}/sources/0", settings)
     compacts = [n for n in names if n.endswith(".compact") and n.split(".")[0].isdigit()]
     start = max((int(n.split(".")[0]) for n in compacts), default=-1)
@@ -35,12 +45,16 @@ def planned_files(checkpoint: str, settings=None) -> dict[str, int]:
         for line in text.splitlines()[1:]:
             if line.strip():
                 entry = json.loads(line)
-                planned[normalize(entry["path"])] = int(entry["batchId"])
+                planned[normalize(entry["path"])] = (int(entry["batchId"]), int(entry["timestamp"]))
     return planned
 
 
 def unprocessed_files(landing: str, checkpoint: str, settings=None) -> list[str]:
-    """Landing files that no committed batch of the checkpoint has processed (sorted)."""
+    """Landing files that the query will take and no committed batch has processed (sorted)."""
     last_commit = max(committed_batches(checkpoint, settings), default=-1)
-    done = {path for path, batch in planned_files(checkpoint, settings).items() if batch <= last_commit}
-    return sorted(path for path, _ in list_files(landing, settings) if path not in done)
+    planned = planned_files(checkpoint, settings)
+    done = {path for path, (batch, _) in planned.items() if batch <= last_commit}
+    newest_ms = max((mtime for _, mtime in planned.values()), default=None)
+    since = None if newest_ms is None else newest_ms / 1000 - MAX_FILE_AGE.total_seconds()
+    zone = LandingZone(landing, s3_endpoint_url=getattr(settings, "s3_endpoint_url", None))
+    return sorted(path for path in (normalize(f.uri) for f in zone.list_files(since_mtime=since)) if path not in done)

@@ -116,6 +116,7 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
             .option("wholetext", True)
             .option("recursiveFileLookup", True)
             .option("maxFilesPerTrigger", max_files_per_trigger or settings.stream_max_files_per_trigger)
+            .option("maxFileAge", f"{int(checkpoints.MAX_FILE_AGE.total_seconds())}s")
             .load(settings.landing)
             .select(F.col("value"), F.col("_metadata.file_path").alias("source_file"))
         )

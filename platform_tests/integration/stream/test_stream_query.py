@@ -74,6 +74,34 @@ def test_once_processes_new_files_then_only_the_next_arrival(spark, stream_env, 
         "batch_id": 1, "mode": "once", "lines_read": 1, "new_events": 1, "landing_hours": ["2026-11-26T11:00:00Z"]}
 
 
+
+def test_a_file_older_than_the_max_file_age_is_neither_taken_nor_pending(spark, stream_env):
+    """Spark's file source never takes a file modified more than `maxFileAge` (7 days) before the
+    newest file it planned: the pending count agrees, so the sensor asks no run for it forever
+    (and its listing need not reach that far back). Reconciliation finds its hour's lines missing."""
+    import os
+    import time
+
+    settings, tables, landing = stream_env["settings"], stream_env["tables"], stream_env["landing"]
+    t = utc(2026, 11, 26, 9)
+    write_landing_file(landing, t, [event_line("e1", "ticket_created", "T1", 1, t, customer_id="c1", channel="chat")])
+    assert start_stream(spark, settings, once=True, tables=tables, use_documentdb=False).total("lines_read") == 1
+
+    now = time.time()
+    too_old = write_landing_file(landing, utc(2026, 11, 16, 9), [event_line("e2", "agent_assigned", "T1", 2, t, agent_id="a1")])
+    os.utime(too_old, (now - 8 * 86400, now - 8 * 86400))
+    os.utime(too_old.parent, (now - 8 * 86400, now - 8 * 86400))
+    old_enough = write_landing_file(landing, utc(2026, 11, 20, 9), [event_line("e3", "agent_assigned", "T1", 3, t, agent_id="a2")])
+    os.utime(old_enough, (now - 6 * 86400, now - 6 * 86400))
+    checkpoint = checkpoint_location(settings)
+    assert unprocessed_files(settings.landing, checkpoint) == [str(old_enough)]
+
+    second = start_stream(spark, settings, once=True, tables=tables, use_documentdb=False)
+    assert (second.total("lines_read"), second.total("new_events")) == (1, 1)
+    assert sorted(r.event_id for r in spark.table(tables.events).collect()) == ["e1", "e3"]
+    assert unprocessed_files(settings.landing, checkpoint) == []
+
+
 def test_second_query_on_the_same_checkpoint_is_refused(spark, stream_env):
     settings = stream_env["settings"]
     path = lock_path(settings, "cs_events")
