@@ -5,7 +5,9 @@ DECIMAL(38,0), so the sum cannot overflow), and the same sum over whole rows. A 
 value changes one column's checksum in one partition, which the report names; values swapped
 between rows leave every column's sum equal and change the rows' one. Widened columns (tinyint ->
 int, char -> string) are compared too, the source's values cast to the target's type. The schema
-mapping compares Spark types column by column.
+mapping compares Spark types column by column. Spark cannot hash a map, and a map's entries have
+no order: a column holding maps (at any depth) is hashed in a canonical form, its entries as an
+array of (key, value) structs sorted by key.
 """
 
 from __future__ import annotations
@@ -14,10 +16,36 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DataType, MapType, StructType
 
 UNPARTITIONED = "(whole table)"
 # Hive types Iceberg stores differently but losslessly for Spark readers.
 _WIDENINGS = {("char", "string"), ("varchar", "string"), ("tinyint", "int"), ("smallint", "int")}
+
+
+def _has_map(dtype: DataType) -> bool:
+    if isinstance(dtype, MapType):
+        return True
+    if isinstance(dtype, ArrayType):
+        return _has_map(dtype.elementType)
+    if isinstance(dtype, StructType):
+        return any(_has_map(f.dataType) for f in dtype.fields)
+    return False
+
+
+def canonical(column, dtype: DataType):
+    """`column` in a form `xxhash64` accepts and equal maps hash alike: each map (at any depth) becomes
+    its entries sorted by key; columns without maps are returned as they are."""
+    if not _has_map(dtype):
+        return column
+    if isinstance(dtype, MapType):
+        entries = F.transform(F.map_entries(column), lambda e: F.struct(
+            canonical(e["key"], dtype.keyType).alias("key"), canonical(e["value"], dtype.valueType).alias("value")))
+        return F.array_sort(entries)
+    if isinstance(dtype, ArrayType):
+        return F.transform(column, lambda x: canonical(x, dtype.elementType))
+    fields = [canonical(column[f.name], f.dataType).alias(f.name) for f in dtype.fields]
+    return F.when(column.isNull(), F.lit(None)).otherwise(F.struct(*fields))
 
 
 def partition_profile(df: DataFrame, partition_columns: list[str], columns: list[str]) -> DataFrame:
@@ -29,11 +57,13 @@ def partition_profile(df: DataFrame, partition_columns: list[str], columns: list
         ])
     else:
         key = F.lit(UNPARTITIONED)
+    types = {f.name: f.dataType for f in df.schema}
+    hashable = [canonical(F.col(c), types[c]) for c in columns]
     checksums = [
-        F.coalesce(F.sum(F.xxhash64(F.col(c)).cast("decimal(38,0)")), F.lit(0).cast("decimal(38,0)")).alias(f"chk_{i}")
-        for i, c in enumerate(columns)
+        F.coalesce(F.sum(F.xxhash64(h).cast("decimal(38,0)")), F.lit(0).cast("decimal(38,0)")).alias(f"chk_{i}")
+        for i, h in enumerate(hashable)
     ]
-    rows = F.sum(F.xxhash64(*[F.col(c) for c in columns]) if columns else F.lit(0)).cast("decimal(38,0)")
+    rows = F.sum(F.xxhash64(*hashable) if columns else F.lit(0)).cast("decimal(38,0)")
     return df.groupBy(key.alias("partition")).agg(F.count(F.lit(1)).alias("row_count"), *checksums,
                                                   F.coalesce(rows, F.lit(0).cast("decimal(38,0)")).alias("chk_rows"))
 
