@@ -24,6 +24,7 @@ from cs_platform.lakehouse.migration.strategy import (
     file_format,
 )
 from cs_platform.lakehouse.migration.verification import (
+    UNPARTITIONED,
     VerificationReport,
     collect_profile,
     comparable_columns,
@@ -140,12 +141,55 @@ class HiveMigration:
         )
 
     def _content_summary(self, location: str) -> tuple[int, int]:
+        """(bytes, files) under `location`; (0, 0) when it does not exist."""
         if not location:
             return 0, 0
         jvm = self.spark.sparkContext._jvm
         path = jvm.org.apache.hadoop.fs.Path(location)
-        summary = path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).getContentSummary(path)
+        fs = path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
+        if not fs.exists(path):
+            return 0, 0
+        summary = fs.getContentSummary(path)
         return int(summary.getLength()), int(summary.getFileCount())
+
+    def source_content(self) -> dict[str, dict[str, int]]:
+        """What identifies the live Hive table's content without reading it: {partition: {files, bytes}}
+        from the metastore's partition locations (partitions stored elsewhere count too) and the file
+        system; an unpartitioned table is one partition, its location."""
+        table = self.names.source_table if self.source_exists() else self.names.backup_table
+        jvm = self.spark.sparkContext._jvm
+        catalog = self.spark._jsparkSession.sharedState().externalCatalog()
+        as_list = jvm.scala.collection.JavaConverters.seqAsJavaList
+        meta = catalog.getTable(self.names.source_db, table)
+        columns = list(as_list(meta.partitionColumnNames()))
+        if columns:
+            no_spec = getattr(jvm.scala, "None$").__getattr__("MODULE$")
+            locations = {"/".join(f"{c}={p.spec().apply(c)}" for c in columns): p.location().toString()
+                         for p in as_list(catalog.listPartitions(self.names.source_db, table, no_spec))}
+        else:
+            locations = {UNPARTITIONED: meta.location().toString()}
+        content = {}
+        for partition, location in locations.items():
+            size, files = self._content_summary(location)
+            content[partition] = {"files": files, "bytes": size}
+        return content
+
+    def _source_changes(self, verified: dict[str, dict[str, int]] | None) -> list[str]:
+        """How the Hive table's files differ from those recorded when it was verified."""
+        if verified is None:
+            return ["its verification recorded no summary of its files"]
+        now = self.source_content()
+        changes = []
+        for partition in sorted(set(verified) | set(now)):
+            before, after = verified.get(partition), now.get(partition)
+            if before is None:
+                changes.append(f"{partition} is new ({after['files']} files, {after['bytes']} bytes)")
+            elif after is None:
+                changes.append(f"{partition} is gone")
+            elif before != after:
+                changes.append(f"{partition} has {after['files']} files, {after['bytes']} bytes "
+                               f"(verified: {before['files']} files, {before['bytes']} bytes)")
+        return changes
 
     def preflight(self, state: MigrationState) -> dict:
         facts = self.inspect()
@@ -213,10 +257,11 @@ class HiveMigration:
 
     def verify(self, state: MigrationState) -> dict:
         facts = state.metadata("preflight")["facts"]
+        content = self.source_content()  # before the comparison: a write during it shows at cutover
         report = self.verification_report(list(facts["partition_columns"]))
         if not report.ok:
             raise VerificationFailed(self.names, report)
-        return {**report.as_metadata(), "snapshot_id": self.target_snapshot_id()}
+        return {**report.as_metadata(), "snapshot_id": self.target_snapshot_id(), "source_content": content}
 
     def cutover(self, state: MigrationState) -> dict:
         """Rename the Hive table to its backup name: readers of the old name now fail loudly, not silently stale."""
@@ -224,6 +269,15 @@ class HiveMigration:
             raise MigrationError(f"both {self.names.source_name} and {self.names.backup_name} exist: "
                                  "drop or rename one of them by hand, then rerun")
         if self.source_exists():
+            # A verification holds for the files it saw: a Hive write since then would be missing from the target.
+            changes = self._source_changes(state.metadata("verify").get("source_content"))
+            if changes:
+                self.store.unrecord(state, "verify")
+                raise MigrationError(
+                    f"Hive table {self.names.source_name} changed since it was verified ({'; '.join(changes)}): "
+                    f"{self.names.target_name} may not hold these changes. Run `csp migrate-hive run "
+                    f"{self.names.source_name}` again to verify anew (if verification fails, roll back and migrate again)"
+                )
             self.spark.sql(sql.rename_hive(self.names, self.names.source_table, self.names.backup_table))
         self.spark.sql(sql.set_properties(self.names.backup, {sql.MIGRATED_TO_PROPERTY: self.names.target_name}))
         return {"hive_backup": self.names.backup_name, "target": self.names.target_name,

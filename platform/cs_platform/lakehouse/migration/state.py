@@ -71,9 +71,17 @@ class MigrationStateStore:
 
     def record(self, state: MigrationState, step: str, metadata: dict) -> None:
         state.steps[step] = {"done_at": datetime.now(timezone.utc).isoformat(), "metadata": metadata}
+        self._write(state)
+
+    def _write(self, state: MigrationState) -> None:
         storage.write_text(self.uri(state.source), json.dumps(
             {"source": state.source, "target": state.target, "steps": state.steps}, indent=2, sort_keys=True,
             default=str), self.settings)
+
+    def unrecord(self, state: MigrationState, step: str) -> None:
+        """Undo the record of `step` (its result no longer holds), so the next run redoes it."""
+        state.steps.pop(step, None)
+        self._write(state)
 
     def forget(self, source: str) -> None:
         storage.delete(self.uri(source), self.settings)

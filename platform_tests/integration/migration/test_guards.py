@@ -1,0 +1,54 @@
+"""What the migration refuses to do because it would lose data: cut over a Hive table written
+since its verification."""
+
+from __future__ import annotations
+
+import pytest
+
+from cs_platform.lakehouse.migration import MigrationError, VerificationFailed
+
+from .conftest import HISTORY_ROWS
+from .test_roundtrip import hive_tables
+
+# the Hive table's columns after history_id, partition column excluded
+OTHER_COLUMNS = "ticket_id, seq, event_type, status, priority, agent_id, channel, csat_score, changed_at"
+
+
+def partition_files(settings, database: str, partition: str) -> tuple[int, int]:
+    """(files, bytes) of a Hive partition directory, as the file system has them (no checksum files)."""
+    directory = settings.home_dir / "legacy" / database / "cs_ticket_history" / partition
+    files = [f for f in directory.iterdir() if f.is_file() and not f.name.endswith(".crc")]
+    return len(files), sum(f.stat().st_size for f in files)
+
+
+def test_cutover_refuses_a_hive_table_written_since_its_verification(spark, settings, legacy_db, history_migration):
+    m = history_migration
+    for step in ("preflight", "copy", "verify"):
+        m.run_step(step)
+    files_before, bytes_before = partition_files(settings, legacy_db, "dt=2024-03-03")
+    # A Hive job writes one more file into dt=2024-03-03 after the verification.
+    spark.sql(f"INSERT INTO {m.names.source} PARTITION (dt='2024-03-03') "
+              f"SELECT concat(history_id, '-late'), {OTHER_COLUMNS} FROM {m.names.source} "
+              f"WHERE dt = '2024-03-03' ORDER BY history_id LIMIT 1")
+    files_after, bytes_after = partition_files(settings, legacy_db, "dt=2024-03-03")
+    assert files_after == files_before + 1
+
+    with pytest.raises(MigrationError) as refused:
+        m.run_step("cutover")
+    assert str(refused.value) == (
+        f"Hive table {legacy_db}.cs_ticket_history changed since it was verified (dt=2024-03-03 has "
+        f"{files_after} files, {bytes_after} bytes (verified: {files_before} files, {bytes_before} bytes)): "
+        f"{m.names.target_name} may not hold these changes. Run `csp migrate-hive run {legacy_db}.cs_ticket_history` "
+        "again to verify anew (if verification fails, roll back and migrate again)")
+    assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history"]
+    assert m.state().next_step() == "verify"
+
+    # Verifying anew finds the row the adopted files lack; a new migration takes it along.
+    with pytest.raises(VerificationFailed) as failed:
+        m.run_step("verify")
+    assert failed.value.report.mismatches[0] == "dt=2024-03-03: 42 rows in source, 41 in target"
+    assert m.rollback() == [f"dropped Iceberg table {m.names.target_name}"]
+    again = m.run()
+    assert again.executed == ["preflight", "copy", "verify", "cutover"]
+    assert spark.table(m.names.target).count() == HISTORY_ROWS + 1
+    assert spark.table(m.names.target).where("history_id LIKE '%-late'").count() == 1
