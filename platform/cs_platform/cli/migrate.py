@@ -119,12 +119,15 @@ def verify(table: str, target: str | None, as_json: bool) -> None:
 @migrate_hive.command()
 @_table
 @_target
-def rollback(table: str, target: str | None) -> None:
-    """Restore the Hive table under its name and drop the Iceberg table the migration created."""
+@click.option("--force", is_flag=True,
+              help="roll back even though the Iceberg table was written after the cutover (those writes are lost)")
+def rollback(table: str, target: str | None, force: bool) -> None:
+    """Restore the Hive table under its name and drop the Iceberg table the migration created.
+    Refused when the Iceberg table has commits after the cutover, unless --force."""
     from cs_platform.lakehouse.migration import MigrationError
 
     try:
-        done = _migration(table, target).rollback()
+        done = _migration(table, target).rollback(force=force)
     except MigrationError as exc:
         _fail(exc)
     for line in done or ["nothing to roll back"]:

@@ -1,5 +1,5 @@
 """What the migration refuses to do because it would lose data: cut over a Hive table written
-since its verification."""
+since its verification, roll back an Iceberg table written since its cutover."""
 
 from __future__ import annotations
 
@@ -52,3 +52,40 @@ def test_cutover_refuses_a_hive_table_written_since_its_verification(spark, sett
     assert again.executed == ["preflight", "copy", "verify", "cutover"]
     assert spark.table(m.names.target).count() == HISTORY_ROWS + 1
     assert spark.table(m.names.target).where("history_id LIKE '%-late'").count() == 1
+
+
+def test_rollback_refuses_to_drop_writes_made_after_cutover(spark, legacy_db, lake_ns, history_migration):
+    from click.testing import CliRunner
+
+    from cs_platform.cli import cli
+
+    m = history_migration
+    cutover_snapshot = m.run().metadata["cutover"]["snapshot_id"]
+    spark.sql(f"INSERT INTO {m.names.target} SELECT concat(history_id, '-new'), ticket_id, seq, event_type, status, "
+              f"priority, agent_id, channel, csat_score, changed_at, dt FROM {m.names.target} "
+              "WHERE history_id = 'T-20240301-000001#5'")
+    spark.sql(f"DELETE FROM {m.names.target} WHERE history_id = 'T-20240301-000001#1'")
+
+    message = (f"{m.names.target_name} has 2 commits after the cutover of {legacy_db}.cs_ticket_history "
+               f"(snapshot {cutover_snapshot}): a rollback would drop them with the table. Keep what you need, "
+               f"then run `csp migrate-hive rollback {legacy_db}.cs_ticket_history --force`")
+    with pytest.raises(MigrationError) as refused:
+        m.rollback()
+    assert str(refused.value) == message
+    runner = CliRunner()
+    args = ["migrate-hive", "rollback", f"{legacy_db}.cs_ticket_history", "--target", f"{lake_ns}.ticket_history"]
+    cli_refused = runner.invoke(cli, args)
+    assert (cli_refused.exit_code, cli_refused.output) == (1, f"Error: {message}\n")
+    # Nothing was touched: Hive is still cut over, the Iceberg table keeps its writes.
+    assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history__hive_backup"]
+    assert spark.table(m.names.target).count() == HISTORY_ROWS
+    assert m.state().complete
+
+    forced = runner.invoke(cli, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert forced.output.splitlines() == [
+        f"restored Hive table {legacy_db}.cs_ticket_history from {legacy_db}.cs_ticket_history__hive_backup",
+        f"dropped Iceberg table {m.names.target_name}"]
+    assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history"]
+    assert not m.target_exists()
+    assert spark.table(m.names.source).count() == HISTORY_ROWS

@@ -180,7 +180,7 @@ def test_cli_plan_run_verify_rollback(spark, legacy_db, lake_ns):
     assert failed.exit_code == 1
     assert "MISMATCH (whole table): column team checksum differs" in failed.output.splitlines()
 
-    rolled = runner.invoke(cli, ["migrate-hive", "rollback", *args])
+    rolled = runner.invoke(cli, ["migrate-hive", "rollback", *args, "--force"])  # drops the UPDATE's commit
     assert rolled.exit_code == 0, rolled.output
     assert rolled.output.splitlines() == [
         f"restored Hive table {legacy_db}.cs_agent_roster from {legacy_db}.cs_agent_roster__hive_backup",

@@ -375,11 +375,35 @@ class HiveMigration:
         self.store.record(state, "finalize", {"actions": done})
         return done
 
-    def rollback(self) -> list[str]:
-        """Restore the Hive table under its name and drop the Iceberg table the migration created."""
-        if self.state().done("finalize"):
+    def commits_since_cutover(self, state: MigrationState) -> int:
+        """How many commits the migrated table has had after the snapshot recorded at cutover (0 before
+        cutover, or when the table is not the migration's); an expired cutover snapshot counts every one left."""
+        if not state.done("cutover") or not self.target_exists():
+            return 0
+        if self.target_properties().get(sql.SOURCE_PROPERTY) != self.names.source_name:
+            return 0
+        cutover = state.metadata("cutover").get("snapshot_id")
+        rows = self.spark.sql(f"SELECT snapshot_id, committed_at FROM {self.names.target}.snapshots").collect()
+        at = next((r["committed_at"] for r in rows if r["snapshot_id"] == cutover), None)
+        return len(rows) if at is None else sum(1 for r in rows if r["committed_at"] > at)
+
+    def rollback(self, force: bool = False) -> list[str]:
+        """Restore the Hive table under its name and drop the Iceberg table the migration created.
+
+        Refused when the Iceberg table was written after the cutover (the writes would be lost with it),
+        unless `force`."""
+        state = self.state()
+        if state.done("finalize"):
             raise MigrationError(f"{self.names.source_name} was finalized (its Hive backup dropped): "
                                  f"{self.names.target_name} is the only copy, there is nothing to roll back to")
+        commits = 0 if force else self.commits_since_cutover(state)
+        if commits:
+            raise MigrationError(
+                f"{self.names.target_name} has {commits} commit{'s' if commits > 1 else ''} after the cutover of "
+                f"{self.names.source_name} (snapshot {state.metadata('cutover').get('snapshot_id')}): a rollback "
+                "would drop them with the table. Keep what you need, then run "
+                f"`csp migrate-hive rollback {self.names.source_name} --force`"
+            )
         done = []
         if self.backup_exists():
             if self.source_exists():
