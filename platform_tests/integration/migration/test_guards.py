@@ -1,13 +1,17 @@
 """What the migration refuses to do because it would lose data: cut over a Hive table written
-since its verification, roll back an Iceberg table written since its cutover."""
+since its verification, roll back an Iceberg table written since its cutover, let the drop of the
+Hive backup at finalize delete the files the Iceberg table reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import pytest
 
-from cs_platform.lakehouse.migration import MigrationError, VerificationFailed
+from cs_platform.lakehouse.migration import HiveMigration, MigrationError, VerificationFailed
 
-from .conftest import HISTORY_ROWS
+from .conftest import HISTORY_PARTITIONS, HISTORY_ROWS
 from .test_roundtrip import hive_tables
 
 # the Hive table's columns after history_id, partition column excluded
@@ -89,3 +93,45 @@ def test_rollback_refuses_to_drop_writes_made_after_cutover(spark, legacy_db, la
     assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history"]
     assert not m.target_exists()
     assert spark.table(m.names.source).count() == HISTORY_ROWS
+
+
+class RecordingSpark:
+    """The Spark session, recording each SQL statement run through it."""
+
+    def __init__(self, spark):
+        self._spark, self.statements = spark, []
+
+    def sql(self, statement, *args, **kwargs):
+        self.statements.append(statement)
+        return self._spark.sql(statement, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._spark, name)
+
+
+def test_finalize_never_purges_the_files_the_iceberg_table_reads(spark, settings, history_migration):
+    m = history_migration
+    # With a Hive 3+ metastore, dropping this EXTERNAL table would delete its files.
+    spark.sql(f"ALTER TABLE {m.names.source} SET TBLPROPERTIES ('external.table.purge'='true')")
+    result = m.run()
+    assert result.metadata["preflight"]["strategy"] == "add_files"
+
+    recording = RecordingSpark(spark)
+    assert HiveMigration(recording, settings, m.names).finalize() == [
+        f"set external.table.purge=false on {m.names.backup_name}: dropping it must not delete the files of "
+        f"{m.names.target_name}",
+        f"dropped Hive backup {m.names.backup_name} (its files now belong to {m.names.target_name})",
+        f"enabled garbage collection on {m.names.target_name}",
+    ]
+    assert [s for s in recording.statements if m.names.backup in s] == [
+        f"SHOW TBLPROPERTIES {m.names.backup}",
+        f"ALTER TABLE {m.names.backup} SET TBLPROPERTIES ('external.table.purge'='false')",
+        f"DROP TABLE IF EXISTS {m.names.backup}",
+    ]
+    assert not m.backup_exists()
+    # The adopted Hive files are all still there and the Iceberg table reads every row from them.
+    files = [r["file_path"] for r in spark.sql(f"SELECT file_path FROM {m.names.target}.files").collect()]
+    assert len(files) == result.metadata["copy"]["files_adopted"]
+    assert [f for f in files if not Path(urlsplit(f).path).exists()] == []
+    counts = {r["dt"]: r["n"] for r in spark.sql(f"SELECT dt, count(*) AS n FROM {m.names.target} GROUP BY dt").collect()}
+    assert counts == HISTORY_PARTITIONS

@@ -84,6 +84,9 @@ class HiveMigration:
     def target_properties(self) -> dict[str, str]:
         return {r["key"]: r["value"] for r in self.spark.sql(f"SHOW TBLPROPERTIES {self.names.target}").collect()}
 
+    def _hive_properties(self, table_ref: str) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.spark.sql(f"SHOW TBLPROPERTIES {table_ref}").collect()}
+
     def target_snapshot_id(self) -> int | None:
         rows = self.spark.sql(
             f"SELECT snapshot_id FROM {self.names.target}.snapshots ORDER BY committed_at DESC LIMIT 1").collect()
@@ -353,7 +356,8 @@ class HiveMigration:
         }
 
     def finalize(self) -> list[str]:
-        """End of the way back: drop the Hive backup (EXTERNAL: metadata only) and let Iceberg own the files.
+        """End of the way back: drop the Hive backup (EXTERNAL, never purged: metadata only) and let
+        Iceberg own the files.
 
         Until then adopted files are shared with the backup, so the table keeps `gc.enabled=false` and
         maintenance cannot expire snapshots; after it, the migrated table is maintained like any other.
@@ -366,6 +370,13 @@ class HiveMigration:
                                  f"run `csp migrate-hive run {self.names.source_name}` first")
         done = []
         if self.backup_exists():
+            # A Hive 3+ metastore deletes an EXTERNAL table's files on drop when external.table.purge is
+            # true: the files the Iceberg table reads (add_files). The drop must be metadata only.
+            purge = self._hive_properties(self.names.backup).get(sql.EXTERNAL_PURGE_PROPERTY, "").lower()
+            self.spark.sql(sql.set_properties(self.names.backup, {sql.EXTERNAL_PURGE_PROPERTY: "false"}))
+            if purge == "true":
+                done.append(f"set {sql.EXTERNAL_PURGE_PROPERTY}=false on {self.names.backup_name}: "
+                            f"dropping it must not delete the files of {self.names.target_name}")
             self.spark.sql(sql.drop_hive_backup(self.names))
             done.append(f"dropped Hive backup {self.names.backup_name} (its files now belong to {self.names.target_name})")
         self.spark.sql(sql.set_properties(self.names.target, {"gc.enabled": "true"}))

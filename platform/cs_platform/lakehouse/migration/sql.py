@@ -9,6 +9,8 @@ SOURCE_PROPERTY = "csp.migration.source"
 STRATEGY_PROPERTY = "csp.migration.strategy"
 BACKUP_PROPERTY = "csp.migration.hive_backup"
 MIGRATED_TO_PROPERTY = "csp.migrated_to"
+# Hive 3+: when true, dropping an EXTERNAL table deletes its files too.
+EXTERNAL_PURGE_PROPERTY = "external.table.purge"
 
 
 def _literal(value: str) -> str:
@@ -53,7 +55,8 @@ def drop_target(names: MigrationNames, purge: bool) -> str:
 
 
 def drop_hive_backup(names: MigrationNames) -> str:
-    """The backup is EXTERNAL: dropping it removes metadata only, the files stay with Iceberg."""
+    """The backup is EXTERNAL: dropping it removes metadata only, the files stay with Iceberg, provided
+    its `external.table.purge` is not true (the migrator sets it to false first)."""
     return f"DROP TABLE IF EXISTS {names.backup}"
 
 
