@@ -135,3 +135,20 @@ def test_finalize_never_purges_the_files_the_iceberg_table_reads(spark, settings
     assert [f for f in files if not Path(urlsplit(f).path).exists()] == []
     counts = {r["dt"]: r["n"] for r in spark.sql(f"SELECT dt, count(*) AS n FROM {m.names.target} GROUP BY dt").collect()}
     assert counts == HISTORY_PARTITIONS
+
+
+def test_a_glue_metastore_is_refused_before_any_copy(spark, settings, legacy_db, lake_ns):
+    """The cutover renames the Hive table, which the AWS Glue Data Catalog cannot do: refuse at
+    preflight instead of failing after the copy and verification. (No Glue here: the check needs none.)"""
+    from cs_platform.lakehouse.migration import MigrationNames
+
+    names = MigrationNames.parse(f"{legacy_db}.cs_ticket_history", f"{lake_ns}.ticket_history")
+    m = HiveMigration(spark, settings.model_copy(update={"hive_metastore_uri": "glue"}), names)
+    with pytest.raises(MigrationError) as refused:
+        m.run_step("preflight")
+    assert str(refused.value) == (
+        f"cannot migrate {legacy_db}.cs_ticket_history with CSP_HIVE_METASTORE_URI=glue: the cutover renames the "
+        f"Hive table to {names.backup_name}, and the AWS Glue Data Catalog cannot rename tables. Point "
+        "CSP_HIVE_METASTORE_URI at a Hive metastore (thrift://host:9083) that holds the table")
+    assert m.state().next_step() == "preflight"
+    assert not m.target_exists()

@@ -66,6 +66,7 @@ class HiveMigration:
         self.names = names
         self.store = MigrationStateStore.of(settings)
         self.after_action = after_action or (lambda step: None)
+        self.metastore_is_glue = settings.hive_metastore_uri == "glue"
 
     # ---- catalog probes ------------------------------------------------------------------
 
@@ -195,6 +196,11 @@ class HiveMigration:
         return changes
 
     def preflight(self, state: MigrationState) -> dict:
+        if self.metastore_is_glue:  # refused before the copy, not after hours of it
+            raise MigrationError(
+                f"cannot migrate {self.names.source_name} with CSP_HIVE_METASTORE_URI=glue: the cutover renames "
+                f"the Hive table to {self.names.backup_name}, and the AWS Glue Data Catalog cannot rename tables. "
+                "Point CSP_HIVE_METASTORE_URI at a Hive metastore (thrift://host:9083) that holds the table")
         facts = self.inspect()
         strategy = choose_strategy(facts, self.names.target_catalog)
         return {"facts": facts.as_dict(), "strategy": strategy.name, "reason": strategy.reason,
