@@ -65,6 +65,12 @@ def test_rollback_refuses_to_drop_writes_made_after_cutover(spark, legacy_db, la
 
     m = history_migration
     cutover_snapshot = m.run().metadata["cutover"]["snapshot_id"]
+    # A compaction after cutover changes no row: alone, it does not stop a rollback.
+    spark.sql(f"CALL lake.system.rewrite_data_files(table => '{lake_ns}.ticket_history', "
+              "options => map('rewrite-all', 'true'))")
+    assert spark.sql(f"SELECT operation FROM {m.names.target}.snapshots ORDER BY committed_at DESC LIMIT 1").first()[0] \
+        == "replace"
+    assert m.commits_since_cutover(m.state()) == 0
     spark.sql(f"INSERT INTO {m.names.target} SELECT concat(history_id, '-new'), ticket_id, seq, event_type, status, "
               f"priority, agent_id, channel, csat_score, changed_at, dt FROM {m.names.target} "
               "WHERE history_id = 'T-20240301-000001#5'")
@@ -135,6 +141,19 @@ def test_finalize_never_purges_the_files_the_iceberg_table_reads(spark, settings
     assert [f for f in files if not Path(urlsplit(f).path).exists()] == []
     counts = {r["dt"]: r["n"] for r in spark.sql(f"SELECT dt, count(*) AS n FROM {m.names.target} GROUP BY dt").collect()}
     assert counts == HISTORY_PARTITIONS
+
+
+def test_finalize_of_a_rewrite_drops_the_hive_backup_as_it_is(spark, settings, roster_migration):
+    """A rewritten table holds its own copy: the backup keeps its own purge setting."""
+    m = roster_migration
+    assert m.run().metadata["preflight"]["strategy"] == "ctas_rewrite"
+    recording = RecordingSpark(spark)
+    assert HiveMigration(recording, settings, m.names).finalize() == [
+        f"dropped Hive backup {m.names.backup_name} ({m.names.target_name} holds its own copy of the rows)",
+        f"enabled garbage collection on {m.names.target_name}",
+    ]
+    assert [s for s in recording.statements if m.names.backup in s] == [f"DROP TABLE IF EXISTS {m.names.backup}"]
+    assert not m.backup_exists()
 
 
 def test_a_glue_metastore_is_refused_before_any_copy(spark, settings, legacy_db, lake_ns):

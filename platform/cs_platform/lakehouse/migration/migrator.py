@@ -83,9 +83,9 @@ class HiveMigration:
         return self.spark.catalog.tableExists(self.names.target_name)
 
     def target_properties(self) -> dict[str, str]:
-        return {r["key"]: r["value"] for r in self.spark.sql(f"SHOW TBLPROPERTIES {self.names.target}").collect()}
+        return self._properties(self.names.target)
 
-    def _hive_properties(self, table_ref: str) -> dict[str, str]:
+    def _properties(self, table_ref: str) -> dict[str, str]:
         return {r["key"]: r["value"] for r in self.spark.sql(f"SHOW TBLPROPERTIES {table_ref}").collect()}
 
     def target_snapshot_id(self) -> int | None:
@@ -376,15 +376,19 @@ class HiveMigration:
                                  f"run `csp migrate-hive run {self.names.source_name}` first")
         done = []
         if self.backup_exists():
-            # A Hive 3+ metastore deletes an EXTERNAL table's files on drop when external.table.purge is
-            # true: the files the Iceberg table reads (add_files). The drop must be metadata only.
-            purge = self._hive_properties(self.names.backup).get(sql.EXTERNAL_PURGE_PROPERTY, "").lower()
-            self.spark.sql(sql.set_properties(self.names.backup, {sql.EXTERNAL_PURGE_PROPERTY: "false"}))
-            if purge == "true":
-                done.append(f"set {sql.EXTERNAL_PURGE_PROPERTY}=false on {self.names.backup_name}: "
-                            f"dropping it must not delete the files of {self.names.target_name}")
+            adopted = state.metadata("preflight").get("strategy") == ADD_FILES
+            if adopted:
+                # A Hive 3+ metastore deletes an EXTERNAL table's files on drop when external.table.purge is
+                # true: the files the Iceberg table reads. The drop must be metadata only.
+                purge = self._properties(self.names.backup).get(sql.EXTERNAL_PURGE_PROPERTY, "").lower()
+                self.spark.sql(sql.set_properties(self.names.backup, {sql.EXTERNAL_PURGE_PROPERTY: "false"}))
+                if purge == "true":
+                    done.append(f"set {sql.EXTERNAL_PURGE_PROPERTY}=false on {self.names.backup_name}: "
+                                f"dropping it must not delete the files of {self.names.target_name}")
             self.spark.sql(sql.drop_hive_backup(self.names))
-            done.append(f"dropped Hive backup {self.names.backup_name} (its files now belong to {self.names.target_name})")
+            done.append(f"dropped Hive backup {self.names.backup_name} " + (
+                f"(its files now belong to {self.names.target_name})" if adopted
+                else f"({self.names.target_name} holds its own copy of the rows)"))
         self.spark.sql(sql.set_properties(self.names.target, {"gc.enabled": "true"}))
         self.spark.sql(sql.unset_property(self.names.target, sql.BACKUP_PROPERTY))
         done.append(f"enabled garbage collection on {self.names.target_name}")
@@ -393,16 +397,17 @@ class HiveMigration:
         return done
 
     def commits_since_cutover(self, state: MigrationState) -> int:
-        """How many commits the migrated table has had after the snapshot recorded at cutover (0 before
-        cutover, or when the table is not the migration's); an expired cutover snapshot counts every one left."""
+        """How many commits that change rows the migrated table has had after the snapshot recorded at
+        cutover (0 before cutover, or when the table is not the migration's); an expired cutover snapshot
+        counts every one left. Compactions (`replace`) change no row: they do not count."""
         if not state.done("cutover") or not self.target_exists():
             return 0
         if self.target_properties().get(sql.SOURCE_PROPERTY) != self.names.source_name:
             return 0
         cutover = state.metadata("cutover").get("snapshot_id")
-        rows = self.spark.sql(f"SELECT snapshot_id, committed_at FROM {self.names.target}.snapshots").collect()
+        rows = self.spark.sql(f"SELECT snapshot_id, committed_at, operation FROM {self.names.target}.snapshots").collect()
         at = next((r["committed_at"] for r in rows if r["snapshot_id"] == cutover), None)
-        return len(rows) if at is None else sum(1 for r in rows if r["committed_at"] > at)
+        return sum(1 for r in rows if r["operation"] != "replace" and (at is None or r["committed_at"] > at))
 
     def rollback(self, force: bool = False) -> list[str]:
         """Restore the Hive table under its name and drop the Iceberg table the migration created.
