@@ -34,15 +34,8 @@ class ConflictRetriesExhausted(RuntimeError):
     """Every attempt lost its commit race; the last conflict is the cause."""
 
 
-class PartialCommit(RuntimeError):
-    """A procedure committed part of its work and reported the rest failed without raising
-    (compaction with partial progress): a retry re-plans what is left."""
-
-
 def is_commit_conflict(exc: BaseException) -> bool:
     """True for Iceberg's optimistic-concurrency failures, seen through PySpark/Py4J wrappers."""
-    if isinstance(exc, PartialCommit):
-        return True
     text = f"{type(exc).__name__}: {exc}"
     java = getattr(exc, "java_exception", None)
     if java is not None:

@@ -3,10 +3,10 @@
 Order per table: rewrite_data_files -> rewrite_position_delete_files -> expire_snapshots ->
 rewrite_manifests -> remove_orphan_files. Compaction touches only files with rows older than the
 current hour and commits file groups separately (partial progress), so a streaming MERGE that
-conflicts costs at most the groups it touched. Iceberg reports such groups as failed without
-raising: they are retried like any conflict (the call re-plans what is left) and, if they keep
-failing, reported in the step result (status `conflict`) rather than raised, because nothing is
-lost by skipping a compaction.
+conflicts costs at most the groups it touched: Iceberg logs such a group's lost commit and leaves
+its files for the next run (nothing is lost by skipping a compaction). A conflict that fails the
+whole call is retried and, if it persists, reported in the step result rather than raised. A
+group that could not be rewritten at all (an unreadable file) fails the step: that is no race.
 PyIceberg 0.12 can neither compact nor delete files, hence Spark.
 """
 
@@ -19,7 +19,7 @@ from typing import Callable
 
 from cs_platform.lakehouse.health import TableHealth, current_hour, probe
 from cs_platform.lakehouse.policy import MaintenancePolicy, policy_for
-from cs_platform.adapters.commit_retry import ConflictRetriesExhausted, PartialCommit, first_line, retry_on_conflict
+from cs_platform.adapters.commit_retry import ConflictRetriesExhausted, first_line, retry_on_conflict
 from cs_platform.lakehouse.table_ops import TableOpError, TableRef, refresh, timestamp_literal
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ STEPS = (
 # Steps that delete files: never on a table whose files may belong to someone else (gc.enabled=false,
 # e.g. a table adopted from Hive whose backup still shares its files until the migration is finalized).
 _DELETING_STEPS = ("expire_snapshots", "remove_orphan_files")
+
+
+class MaintenanceError(RuntimeError):
+    """A maintenance step failed for a reason other than a commit race (which it retries and reports)."""
 
 
 @dataclass
@@ -162,9 +166,10 @@ class Maintainer:
                 args["where"] = f"'{where}'"
             outcome = {**_first(self._call("rewrite_data_files", **args)), "where": where or ""}
             failed = int(outcome.get("failed_data_files_count") or 0)
-            if failed:
-                raise PartialCommit(f"{failed} data file(s) of failed file groups were not rewritten (a concurrent "
-                                    "commit changed them, or they could not be read: see the driver log)")
+            if failed:  # partial progress reports a group it could not rewrite instead of raising
+                raise MaintenanceError(f"rewrite_data_files on {self.ref}: {failed} data file(s) could not be rewritten "
+                                       f"({int(outcome.get('rewritten_data_files_count') or 0)} were); the cause is "
+                                       "in the driver log (\"Failure during rewrite group\")")
             return outcome
 
         return self._step("rewrite_data_files", "probe: no partition has enough small files older than the current hour", run)

@@ -66,13 +66,16 @@ def test_compaction_skips_the_current_hour(spark, iceberg_catalog, namespace):
     assert result.after["data_files"] == result.before["data_files"] == 3
 
 
-def test_a_file_group_that_fails_is_retried_then_reported_never_done(spark, iceberg_catalog, namespace):
-    """Iceberg's partial progress reports a failed file group without raising (a commit race with
-    the stream's MERGEs, or a file it cannot read). The step retries it, then says `conflict`;
-    it never reports `done` over files it left. Here one hour's group cannot be read: a real
-    failure that, unlike a commit race, happens on every attempt."""
+def test_a_file_group_that_cannot_be_rewritten_fails_the_step(spark, iceberg_catalog, namespace):
+    """Iceberg's partial progress reports a group it could not rewrite (here: a data file is gone)
+    without raising. That is no commit race: the step fails, naming the count, instead of `done`;
+    the groups that could be rewritten are committed."""
     from pathlib import Path
     from urllib.parse import urlparse
+
+    import pytest
+
+    from cs_platform.lakehouse.maintenance import MaintenanceError
 
     ref = TableRef.parse(f"{namespace}.events")
     spark.sql(f"CREATE TABLE {ref.sql} (event_id STRING, landing_hour TIMESTAMP) USING iceberg "
@@ -82,14 +85,14 @@ def test_a_file_group_that_fails_is_retried_then_reported_never_done(spark, iceb
         for i in range(3):
             spark.createDataFrame([(f"{hour:%H}-{i}", hour.replace(tzinfo=None))],
                                   "event_id STRING, landing_hour TIMESTAMP").writeTo(ref.sql).append()
-    files = spark.sql(f"SELECT file_path, hour(landing_hour) AS h FROM "
-                      f"(SELECT file_path, readable_metrics.landing_hour.lower_bound AS landing_hour FROM {ref.sql}.files)"
+    files = spark.sql(f"SELECT file_path, hour(readable_metrics.landing_hour.lower_bound) AS h FROM {ref.sql}.files"
                       ).collect()
     Path(urlparse(next(f.file_path for f in files if f.h == OLD_HOUR.hour)).path).unlink()
 
-    result = Maintainer(spark, iceberg_catalog, ref, policy_for(str(ref), {}), conflict_attempts=2).rewrite_data_files()
-
-    assert (result.status, result.conflicts_retried) == ("conflict", 2)
-    assert result.reason == ("commit conflict persisted after 2 attempts: 3 data file(s) of failed file groups were not "
-                             "rewritten (a concurrent commit changed them, or they could not be read: see the driver log)")
-    assert (result.before["data_files"], result.after["data_files"]) == (6, 4)  # the readable hour was compacted
+    maintainer = Maintainer(spark, iceberg_catalog, ref, policy_for(str(ref), {}))
+    with pytest.raises(MaintenanceError) as failed:
+        maintainer.rewrite_data_files()
+    assert str(failed.value) == (
+        f"rewrite_data_files on {ref}: 3 data file(s) could not be rewritten (3 were); the cause is in the driver "
+        'log ("Failure during rewrite group")')
+    assert maintainer.health().data_files == 4  # the readable hour was compacted: 3 files -> 1
