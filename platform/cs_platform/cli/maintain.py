@@ -19,8 +19,9 @@ def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
     """Compact, rewrite delete files, expire snapshots, rewrite manifests and remove orphans."""
     from cs_platform.adapters.catalog import pyiceberg_catalog
     from cs_platform.adapters.identifiers import InvalidIdentifier
-    from cs_platform.lakehouse.maintenance import STEPS, plan
+    from cs_platform.lakehouse.maintenance import STEPS, MaintenanceError, plan
     from cs_platform.lakehouse.policy import KNOWN_TABLES, PolicyError
+    from cs_platform.lakehouse.table_ops import TableOpError
 
     settings = load_settings()
     overrides = {} if orphan_age_days is None else {"orphan_age_days": orphan_age_days}
@@ -29,7 +30,7 @@ def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
         raise click.UsageError(f"unknown step(s) {', '.join(sorted(unknown))}: choose from {', '.join(STEPS)}")
     try:
         targets = plan(pyiceberg_catalog(settings), tables or KNOWN_TABLES, dry_run, overrides)
-    except (InvalidIdentifier, PolicyError) as exc:
+    except (InvalidIdentifier, PolicyError, TableOpError) as exc:
         raise click.UsageError(str(exc)) from None
     if not targets:
         click.echo(f"no table to maintain: none of {', '.join(tables or KNOWN_TABLES)} exists")
@@ -40,7 +41,11 @@ def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
     catalog = pyiceberg_catalog(settings)
     failed = False
     for target in targets:
-        for result in target.maintainer(spark, catalog).run(tuple(steps) or STEPS):
+        try:
+            results = target.maintainer(spark, catalog).run(tuple(steps) or STEPS)
+        except MaintenanceError as exc:
+            raise click.ClickException(str(exc)) from None
+        for result in results:
             failed |= result.status == "conflict"
             if as_json:
                 click.echo(json.dumps(result.as_dict(), default=str, sort_keys=True))

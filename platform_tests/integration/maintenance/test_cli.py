@@ -69,3 +69,6 @@ def test_maintain_dry_run_changes_nothing(spark, namespace):
     assert rejected.output.splitlines()[-1] == (
         f"Error: invalid maintenance policy for lake.{namespace}.events: orphan_age_days=2.0 is below the minimum "
         "of 3 days: younger files may belong to a commit in flight and deleting them would corrupt the table")
+    elsewhere = _csp("maintain", "--table", f"other.{namespace}.events")
+    assert (elsewhere.exit_code, elsewhere.output.splitlines()[-1]) == (
+        2, f"Error: table other.{namespace}.events is not in catalog 'lake'")
