@@ -44,7 +44,16 @@ def test_plan_run_rerun_and_rollback_jobs(spark, legacy_db, lake_ns, history_mig
     assert [rerun.output_for_node(f"cs_ticket_history__{s}")["skipped"] for s in ("copy", "verify", "cutover")] == [
         True, True, True]
 
-    rolled = build_rollback_job(source, target).execute_in_process(resources=resources())
+    # A write after the cutover: the rollback job refuses to drop it, unless forced in its config.
+    spark.sql(f"DELETE FROM lake.{target} WHERE history_id = 'T-20240301-000001#1'")
+    rollback_job = build_rollback_job(source, target)
+    refused = rollback_job.execute_in_process(resources=resources(), raise_on_error=False)
+    assert not refused.success
+    assert refused.failure_data_for_node("cs_ticket_history__rollback").error.cause.message.startswith(
+        f"cs_platform.lakehouse.migration.migrator.MigrationError: lake.{target} has 1 commit after the cutover of {source}")
+    assert history_migration.target_exists()
+    rolled = rollback_job.execute_in_process(
+        run_config={"ops": {"cs_ticket_history__rollback": {"config": {"force": True}}}}, resources=resources())
     assert rolled.success
     assert rolled.output_for_node("cs_ticket_history__rollback")[-1] == f"dropped Iceberg table lake.{target}"
     assert not history_migration.target_exists()

@@ -113,14 +113,19 @@ def build_migration_job(source: str, target: str | None = None) -> dg.JobDefinit
     )
 
 
+class RollbackConfig(dg.Config):
+    force: bool = False  # drop the Iceberg table even with writes made to it after the cutover
+
+
 def build_rollback_job(source: str, target: str | None = None) -> dg.JobDefinition:
     names = MigrationNames.parse(source, target)
 
     @dg.op(name=f"{names.source_table}__rollback",
            description="Restore the Hive table under its name; drop the Iceberg table the migration created.")
-    def rollback(context: dg.OpExecutionContext, pyspark_hive: LakeSparkResource, settings: SettingsResource,
-                 emr_serverless: EmrServerlessResource) -> list:
-        done = _act(context, names, "rollback", pyspark_hive, settings, emr_serverless)
+    def rollback(context: dg.OpExecutionContext, config: RollbackConfig, pyspark_hive: LakeSparkResource,
+                 settings: SettingsResource, emr_serverless: EmrServerlessResource) -> list:
+        action = "rollback_force" if config.force else "rollback"
+        done = _act(context, names, action, pyspark_hive, settings, emr_serverless)
         for line in done:
             context.log.info(line)
         context.add_output_metadata({"actions": dg.MetadataValue.json(done)})

@@ -319,8 +319,8 @@ class HiveMigration:
         """One action of a migration job, wherever it runs: a step, the plan, or the rollback."""
         if action == "plan":
             return self.plan()
-        if action == "rollback":
-            return self.rollback()
+        if action in ("rollback", "rollback_force"):  # forced: even over writes made after the cutover
+            return self.rollback(force=action == "rollback_force")
         if action not in STEPS:
             raise MigrationError(f"unknown migration action {action!r}: one of {', '.join(ACTIONS)}")
         return self.step_outcome(action)

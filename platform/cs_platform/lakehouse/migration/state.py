@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from cs_platform.adapters import storage
 
 STEPS = ("preflight", "copy", "verify", "cutover")
-ACTIONS = (*STEPS, "plan", "rollback")  # what one migration job run does
+ACTIONS = (*STEPS, "plan", "rollback", "rollback_force")  # what one migration job run does
 
 
 @dataclass
