@@ -78,7 +78,8 @@ def test_rollback_refuses_to_drop_writes_made_after_cutover(spark, legacy_db, la
 
     message = (f"{m.names.target_name} has 2 commits after the cutover of {legacy_db}.cs_ticket_history "
                f"(snapshot {cutover_snapshot}): a rollback would drop them with the table. Keep what you need, "
-               f"then run `csp migrate-hive rollback {legacy_db}.cs_ticket_history --force`")
+               f"then run `csp migrate-hive rollback {legacy_db}.cs_ticket_history --force` (in Dagster: the "
+               "rollback job with config force: true)")
     with pytest.raises(MigrationError) as refused:
         m.rollback()
     assert str(refused.value) == message

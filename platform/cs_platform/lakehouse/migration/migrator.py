@@ -376,7 +376,7 @@ class HiveMigration:
                                  f"run `csp migrate-hive run {self.names.source_name}` first")
         done = []
         if self.backup_exists():
-            adopted = state.metadata("preflight").get("strategy") == ADD_FILES
+            adopted = state.metadata("preflight").get("strategy") != CTAS_REWRITE  # unsure: keep the files
             if adopted:
                 # A Hive 3+ metastore deletes an EXTERNAL table's files on drop when external.table.purge is
                 # true: the files the Iceberg table reads. The drop must be metadata only.
@@ -399,7 +399,7 @@ class HiveMigration:
     def commits_since_cutover(self, state: MigrationState) -> int:
         """How many commits that change rows the migrated table has had after the snapshot recorded at
         cutover (0 before cutover, or when the table is not the migration's); an expired cutover snapshot
-        counts every one left. Compactions (`replace`) change no row: they do not count."""
+        counts every one left. Compactions and other rewrites (`replace`) change no row: they do not count."""
         if not state.done("cutover") or not self.target_exists():
             return 0
         if self.target_properties().get(sql.SOURCE_PROPERTY) != self.names.source_name:
@@ -407,7 +407,9 @@ class HiveMigration:
         cutover = state.metadata("cutover").get("snapshot_id")
         rows = self.spark.sql(f"SELECT snapshot_id, committed_at, operation FROM {self.names.target}.snapshots").collect()
         at = next((r["committed_at"] for r in rows if r["snapshot_id"] == cutover), None)
-        return sum(1 for r in rows if r["operation"] != "replace" and (at is None or r["committed_at"] > at))
+        if at is None:  # expired: what is left cannot be told apart from a write
+            return len(rows)
+        return sum(1 for r in rows if r["operation"] != "replace" and r["committed_at"] > at)
 
     def rollback(self, force: bool = False) -> list[str]:
         """Restore the Hive table under its name and drop the Iceberg table the migration created.
@@ -424,7 +426,8 @@ class HiveMigration:
                 f"{self.names.target_name} has {commits} commit{'s' if commits > 1 else ''} after the cutover of "
                 f"{self.names.source_name} (snapshot {state.metadata('cutover').get('snapshot_id')}): a rollback "
                 "would drop them with the table. Keep what you need, then run "
-                f"`csp migrate-hive rollback {self.names.source_name} --force`"
+                f"`csp migrate-hive rollback {self.names.source_name} --force` (in Dagster: the rollback job "
+                "with config force: true)"
             )
         done = []
         if self.backup_exists():
