@@ -39,12 +39,14 @@ def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
 
     spark = build_spark_session(settings, app_name="cs-lakehouse-maintain")
     catalog = pyiceberg_catalog(settings)
-    failed = False
+    failed, errors = False, 0
     for target in targets:
         try:
             results = target.maintainer(spark, catalog).run(tuple(steps) or STEPS)
-        except MaintenanceError as exc:
-            raise click.ClickException(str(exc)) from None
+        except MaintenanceError as exc:  # this table's later steps wait for a fix; the other tables go on
+            errors += 1
+            click.echo(f"Error: {exc}", err=True)
+            continue
         for result in results:
             failed |= result.status == "conflict"
             if as_json:
@@ -54,5 +56,7 @@ def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
                 click.echo(f"{result.table:<28} {result.step:<30} {result.status:<8} files {b.get('data_files')}->"
                            f"{a.get('data_files')} snapshots {b.get('snapshots')}->{a.get('snapshots')} "
                            f"manifests {b.get('manifests')}->{a.get('manifests')} {result.reason}".rstrip())
+    if errors:
+        raise click.ClickException(f"maintenance failed on {errors} table(s): see the errors above")
     if failed:
         raise click.ClickException("some steps gave up after commit conflicts; they will run again next time")

@@ -72,3 +72,28 @@ def test_maintain_dry_run_changes_nothing(spark, namespace):
     elsewhere = _csp("maintain", "--table", f"other.{namespace}.events")
     assert (elsewhere.exit_code, elsewhere.output.splitlines()[-1]) == (
         2, f"Error: table other.{namespace}.events is not in catalog 'lake'")
+
+
+def test_maintain_goes_on_with_the_other_tables_when_one_fails(spark, namespace):
+    """A table whose compaction fails (a data file is gone) is reported; the next table is still maintained."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    for name in ("bad", "good"):
+        spark.sql(f"CREATE TABLE lake.{namespace}.{name} (event_id STRING, landing_hour TIMESTAMP) USING iceberg")
+        for i in range(3):
+            spark.sql(f"INSERT INTO lake.{namespace}.{name} VALUES ('e{i}', TIMESTAMP '2026-01-01 05:00:00')")
+    lost = spark.sql(f"SELECT file_path FROM lake.{namespace}.bad.files").first()[0]
+    Path(urlparse(lost).path).unlink()
+
+    result = CliRunner().invoke(cli, ["maintain", "--table", f"{namespace}.bad", "--table", f"{namespace}.good",
+                                      "--step", "rewrite_data_files", "--json"])
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == (f"Error: rewrite_data_files on lake.{namespace}.bad: 3 data file(s) could not be rewritten "
+                        '(0 were); the cause is in the driver log ("Failure during rewrite group")')
+    good = json.loads(lines[1])
+    assert (good["table"], good["step"], good["status"], good["after"]["data_files"]) == (
+        f"lake.{namespace}.good", "rewrite_data_files", "done", 1)
+    assert lines[2:] == ["Error: maintenance failed on 1 table(s): see the errors above"]
