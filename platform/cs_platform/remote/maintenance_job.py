@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from cs_platform.adapters.catalog import pyiceberg_catalog
     from cs_platform.adapters.spark import build_spark_session
-    from cs_platform.lakehouse.maintenance import MaintenanceTarget
+    from cs_platform.lakehouse.maintenance import MaintenanceError, MaintenanceTarget
     from cs_platform.settings import load_settings
 
     args = parse_args(argv)
@@ -38,7 +38,12 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings()
         target = MaintenanceTarget(**args.target)
         spark = build_spark_session(settings, app_name=f"csp-maintain-{args.step}")
-        result = target.maintainer(spark, pyiceberg_catalog(settings)).run_step(args.step)
+        try:
+            result = target.maintainer(spark, pyiceberg_catalog(settings)).run_step(args.step)
+        except MaintenanceError as exc:  # the op fails with this message, not EMR's "job run failed"
+            pipes.report_custom_message({STEP_RESULT: {"error": str(exc)}})
+            pipes.log.error(str(exc))
+            return
         pipes.report_custom_message({STEP_RESULT: result.as_dict()})
         pipes.log.info(f"{args.step} on {target.table}: {result.status} {result.reason}".rstrip())
 

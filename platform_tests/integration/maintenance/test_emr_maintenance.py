@@ -44,3 +44,27 @@ def test_each_maintenance_step_runs_on_emr_serverless_and_reports_like_a_local_r
     assert (compaction["before_data_files"].value, compaction["after_data_files"].value) == (4, 1)
     assert compaction["result_rewritten_data_files_count"].value == 4
     assert table_rows(spark, ref, "event_id") == [("e0",), ("e1",), ("e2",), ("e3",)]
+
+
+def test_a_failed_step_on_emr_fails_the_op_with_its_message(spark, namespace, emr_compute):
+    """A compaction that cannot rewrite a group (a data file is gone) fails on EMR as it does locally:
+    the op's failure carries the step's message, not EMR's bare "job run failed"."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    ref = TableRef.parse(f"{namespace}.events")
+    spark.sql(f"CREATE TABLE {ref.sql} (event_id STRING, landing_hour TIMESTAMP) USING iceberg")
+    for i in range(3):
+        spark.sql(f"INSERT INTO {ref.sql} VALUES ('e{i}', TIMESTAMP '2026-01-01 05:00:00')")
+    Path(urlparse(spark.sql(f"SELECT file_path FROM {ref.sql}.files").first()[0]).path).unlink()
+    defs = dg.Definitions.merge(maintenance_defs, dg.Definitions(resources=emr_compute.resources))
+
+    result = defs.resolve_job_def("lake_maintenance_job").execute_in_process(
+        run_config={"ops": {"plan_tables": {"config": {"tables": [f"{namespace}.events"]}}}}, raise_on_error=False)
+
+    assert not result.success
+    failure = result.failure_data_for_node("rewrite_data_files")
+    assert failure.user_failure_data.description == (
+        f"rewrite_data_files on lake.{namespace}.events: 3 data file(s) could not be rewritten (0 were); the cause "
+        'is in the driver log ("Failure during rewrite group")')
+    assert len(emr_compute.fake.requests) == 1  # the later steps of the table did not run
