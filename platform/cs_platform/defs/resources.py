@@ -118,10 +118,14 @@ class EmrServerlessResource(dg.ConfigurableResource):
 
     def run_for_one(self, context, settings: Settings, entry_point: str, arguments: list[str], key: str,
                     what: str) -> Any:
-        """:meth:`run` for a job that reports exactly one result under `key` (`what` names it in the failure)."""
+        """:meth:`run` for a job that reports exactly one result under `key` (`what` names it in the failure).
+
+        A job that reports ``{"error": message}`` failed in its own words: the op fails with them."""
         reported = self.run(context, settings, entry_point, arguments, key)
         if len(reported) != 1:
             raise dg.Failure(f"the EMR job of {what} reported {len(reported)} results, not 1")
+        if isinstance(reported[0], dict) and "error" in reported[0]:
+            raise dg.Failure(reported[0]["error"])
         return reported[0]
 
 

@@ -63,12 +63,9 @@ def _step_op(step: str) -> dg.OpDefinition:
         maintenance = MaintenanceTarget(**target)
         current = settings.get()
         if current.compute == EMR_SERVERLESS:  # the same step, run by maintenance_job.py on EMR
-            reported = emr_serverless.run_for_one(
+            result = StepResult.from_dict(emr_serverless.run_for_one(
                 context, current, "maintenance_job.py", maintenance_job_arguments(target, step), STEP_RESULT,
-                f"{step} on {maintenance.table}")
-            if "error" in reported:
-                raise dg.Failure(reported["error"])
-            result = StepResult.from_dict(reported)
+                f"{step} on {maintenance.table}"))
         else:
             result = maintenance.maintainer(pyspark.spark_session, iceberg.catalog()).run_step(step)
         metadata = result.metadata()

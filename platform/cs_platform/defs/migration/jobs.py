@@ -39,11 +39,8 @@ def _act(context, names: MigrationNames, action: str, pyspark_hive: LakeSparkRes
     current = settings.get()
     if current.compute != EMR_SERVERLESS:
         return HiveMigration(pyspark_hive.spark_session, current, names).act(action)
-    outcome = emr_serverless.run_for_one(context, current, "migration_job.py", migration_job_arguments(
+    return emr_serverless.run_for_one(context, current, "migration_job.py", migration_job_arguments(
         names.source_name, names.target_name, action), OUTCOME, f"{action} of {names.source_name}")
-    if isinstance(outcome, dict) and "error" in outcome:
-        raise dg.Failure(outcome["error"])
-    return outcome
 
 
 def _step(context, names: MigrationNames, step: str, *resources) -> dict:
