@@ -20,7 +20,7 @@ from typing import Callable
 from cs_platform.lakehouse.health import TableHealth, current_hour, probe
 from cs_platform.lakehouse.policy import MaintenancePolicy, policy_for
 from cs_platform.adapters.commit_retry import ConflictRetriesExhausted, first_line, retry_on_conflict
-from cs_platform.lakehouse.table_ops import TableOpError, TableRef, refresh, timestamp_literal
+from cs_platform.lakehouse.table_ops import TableRef, refresh, require_catalog, timestamp_literal
 
 log = logging.getLogger(__name__)
 
@@ -251,9 +251,8 @@ def _first(rows: list[dict]) -> dict:
 def existing_tables(catalog, names) -> list[TableRef]:
     """The given tables that exist in the catalog (maintenance skips tables not yet created)."""
     refs = [TableRef.parse(n) if isinstance(n, str) else n for n in names]
-    for ref in refs:  # PyIceberg checks by namespace and table: another catalog's name would alias this one's
-        if ref.catalog != catalog.name:
-            raise TableOpError(f"table {ref} is not in catalog {catalog.name!r}")
+    for ref in refs:
+        require_catalog(catalog, ref)
     return [ref for ref in refs if catalog.table_exists(ref.identifier)]
 
 

@@ -124,11 +124,16 @@ def check_widening(current: str, new: str) -> None:
 
 # ---- metadata reads and commits (PyIceberg: no JVM) ---------------------------------------------
 
+def require_catalog(catalog, ref: TableRef) -> None:
+    """PyIceberg finds tables by namespace and name: another catalog's table would alias this one's."""
+    if ref.catalog != catalog.name:
+        raise TableOpError(f"table {ref} is not in catalog {catalog.name!r}")
+
+
 def _load(catalog, ref: TableRef):
     from pyiceberg.exceptions import NoSuchTableError
 
-    if ref.catalog != catalog.name:  # PyIceberg loads by namespace and table: another catalog's name would alias this one's
-        raise TableOpError(f"table {ref} is not in catalog {catalog.name!r}")
+    require_catalog(catalog, ref)
     try:
         return catalog.load_table(ref.identifier)
     except NoSuchTableError:
