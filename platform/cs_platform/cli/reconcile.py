@@ -64,7 +64,13 @@ def reconcile(hour, tickets, namespace, as_json):
 @click.option("--to", "last", callback=_hour, help="last hour of the range, included")
 @click.option("--namespace", default="cs", show_default=True, help="lake namespace of the CS tables")
 @click.option("--documentdb-database", default="cs", show_default=True, help="DocumentDB database of the projection")
-def backfill(hour, first, last, namespace, documentdb_database):
+@click.option("--query-name", default="cs_events", show_default=True,
+              help="the streaming query that writes these tables (`csp stream --query-name`): the backfill takes its "
+                   "checkpoint's lock, so the two never write at once")
+@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="seconds to wait for the query's checkpoint when an --once run or another repair holds it "
+                   "(0: refuse at once)")
+def backfill(hour, first, last, namespace, documentdb_database, query_name, wait_seconds):
     """Re-process landing hours from the raw archive through the stream's batch logic (idempotent)."""
     from cs_platform.adapters.documentdb import DocumentDBWriter
     from cs_platform.adapters.landing import LandingZone
@@ -82,7 +88,7 @@ def backfill(hour, first, last, namespace, documentdb_database):
     settings, spark = _session()
     writer = DocumentDBWriter.from_settings(settings, database=documentdb_database)
     try:
-        with writer_lock(settings, "backfill"):
+        with writer_lock(settings, "backfill", query_name=query_name, wait_seconds=wait_seconds):
             results = backfill_hours(spark, LakeTables(namespace=namespace), LandingZone.from_settings(settings),
                                      writer, hours)
     except CheckpointBusy as exc:

@@ -162,6 +162,50 @@ def test_cli_backfill_is_refused_while_an_available_now_query_runs(spark, lake, 
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
+def test_cli_backfill_locks_the_named_query_and_waits_for_it_when_asked(spark, lake, mongo_client):
+    """A stream run as `csp stream --query-name eu` holds the lock of `eu`, not of the default
+    query: the backfill of its tables must name it, and `--wait` waits for the run to finish."""
+    import threading
+    import time
+
+    from cs_platform.settings import load_settings
+    from cs_platform.streaming.query import writer_lock
+
+    before = snapshot(spark, lake, mongo_client)
+    where = ["--hour", "2026-11-26T10", "--namespace", lake.namespace, "--documentdb-database", lake.database,
+             "--query-name", "eu"]
+    held = writer_lock(load_settings(), "once", query_name="eu")
+    with held:
+        refused = CliRunner().invoke(cli, ["backfill", *where])
+        holder = held.path.read_text()
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"Error: cannot backfill now: another streaming query is already running on "
+        f"checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
+        f"then retry\n")
+    assert held.checkpoint.endswith("/eu")
+
+    taken, release_at = threading.Event(), []
+
+    def once_run_of_three_seconds():
+        with writer_lock(load_settings(), "once", query_name="eu"):
+            taken.set()
+            time.sleep(3)
+            release_at.append(time.monotonic())
+
+    run = threading.Thread(target=once_run_of_three_seconds)
+    run.start()
+    taken.wait()
+    waited = CliRunner().invoke(cli, ["backfill", *where, "--wait", "60"])
+    done_at = time.monotonic()
+    run.join()
+    assert waited.exit_code == 0, waited.output
+    assert waited.output.split(" documentdb_writes")[0] == (
+        "2026-11-26T10: lines=10 valid=7 quarantined=3 new_events=0 new_quarantined=0 tickets_changed=0")
+    assert release_at and release_at[0] <= done_at  # it ran after the --once run released the lock
+    assert_unchanged(before, snapshot(spark, lake, mongo_client))
+
+
 def test_cli_backfill_needs_an_hour_or_a_range():
     result = CliRunner().invoke(cli, ["backfill", "--from", "2026-11-26T09"])
     assert result.exit_code == 2
