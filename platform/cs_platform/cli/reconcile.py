@@ -21,11 +21,11 @@ def _hour(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-def _session():
+def _session(**overrides):
     from cs_platform.adapters.spark import build_spark_session
     from cs_platform.settings import load_settings
 
-    settings = load_settings()
+    settings = load_settings(**overrides)
     return settings, build_spark_session(settings, app_name="csp-reconcile")
 
 
@@ -67,10 +67,12 @@ def reconcile(hour, tickets, namespace, as_json):
 @click.option("--query-name", default="cs_events", show_default=True,
               help="the streaming query that writes these tables (`csp stream --query-name`): the backfill takes its "
                    "checkpoint's lock, so the two never write at once")
+@click.option("--checkpoint-uri", default=None, help="that query's checkpoint root, if not CSP_CHECKPOINT_URI "
+                                                       "(`csp stream --checkpoint-uri`)")
 @click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=0, show_default=True,
               help="seconds to wait for the query's checkpoint when an --once run or another repair holds it "
                    "(0: refuse at once)")
-def backfill(hour, first, last, namespace, documentdb_database, query_name, wait_seconds):
+def backfill(hour, first, last, namespace, documentdb_database, query_name, checkpoint_uri, wait_seconds):
     """Re-process landing hours from the raw archive through the stream's batch logic (idempotent)."""
     from cs_platform.adapters.documentdb import DocumentDBWriter
     from cs_platform.adapters.landing import LandingZone
@@ -85,7 +87,7 @@ def backfill(hour, first, last, namespace, documentdb_database, query_name, wait
         hours = [hour] if hour is not None else hours_between(first, last)
     except HourError as exc:
         raise click.UsageError(str(exc)) from None
-    settings, spark = _session()
+    settings, spark = _session(checkpoint_uri=checkpoint_uri)
     writer = DocumentDBWriter.from_settings(settings, database=documentdb_database)
     try:
         with writer_lock(settings, "backfill", query_name=query_name, wait_seconds=wait_seconds):

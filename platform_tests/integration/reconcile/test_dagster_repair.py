@@ -4,6 +4,8 @@ retries are bounded. Real tables, a real Dagster instance (ephemeral), a real HT
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 import pytest
 
@@ -190,3 +192,52 @@ def test_a_repair_run_that_fails_before_any_check_result_alerts(lake, dagster_en
     assert {k: alert[k] for k in ("severity", "check", "asset", "partition", "details")} == {
         "severity": "ERROR", "check": "reconciles_with_raw", "asset": "lake/cs/events", "partition": H10_KEY,
         "details": {"run_id": result.run_id, "attempt": "1/2"}}
+
+
+def test_a_repair_takes_the_lock_of_the_configured_query_and_waits_for_it_when_asked(spark, lake, mongo_client,
+                                                                                    dagster_env, tmp_path):
+    """The repair locks the checkpoint of the `cs_stream` run config it names (query_name,
+    checkpoint_uri): refused while that query's --once run holds it, done after it with a wait."""
+    import threading
+
+    from cs_platform.settings import load_settings
+    from cs_platform.streaming.query import writer_lock
+
+    defs, instance, config = dagster_env
+    before = snapshot(spark, lake, mongo_client)
+    located = load_settings(checkpoint_uri=tmp_path.as_uri())
+    repair = {**config.as_run_config(), "checkpoint_uri": tmp_path.as_uri(), "query_name": "eu"}
+
+    def backfill(**extra):
+        return defs.resolve_job_def("backfill").execute_in_process(
+            instance=instance, partition_key=H10_KEY, raise_on_error=False,
+            run_config={"ops": {"backfill_landing_hours": {"config": {**repair, **extra}}}})
+
+    with writer_lock(located, "once", query_name="eu") as held:
+        refused = backfill()
+        holder = held.path.read_text()
+    assert not refused.success
+    failure = instance.all_logs(refused.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)[0].dagster_event
+    assert failure.step_failure_data.error.message.strip() == (
+        f"dagster._core.definitions.events.Failure: cannot backfill now: another streaming query is already running "
+        f"on checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
+        f"then retry")
+    assert held.checkpoint == f"{tmp_path.as_uri()}/eu"
+
+    taken, released_at = threading.Event(), []
+
+    def once_run_of_three_seconds():
+        with writer_lock(located, "once", query_name="eu"):
+            taken.set()
+            time.sleep(3)
+            released_at.append(time.monotonic())
+
+    run = threading.Thread(target=once_run_of_three_seconds)
+    run.start()
+    taken.wait()
+    waited = backfill(lock_wait_seconds=60)
+    done_at = time.monotonic()
+    run.join()
+    assert waited.success
+    assert released_at[0] <= done_at  # it ran after the --once run released the lock
+    assert_unchanged(before, snapshot(spark, lake, mongo_client))

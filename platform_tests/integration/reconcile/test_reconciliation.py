@@ -162,9 +162,9 @@ def test_cli_backfill_is_refused_while_an_available_now_query_runs(spark, lake, 
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
-def test_cli_backfill_locks_the_named_query_and_waits_for_it_when_asked(spark, lake, mongo_client):
-    """A stream run as `csp stream --query-name eu` holds the lock of `eu`, not of the default
-    query: the backfill of its tables must name it, and `--wait` waits for the run to finish."""
+def test_cli_backfill_locks_the_named_query_and_waits_for_it_when_asked(spark, lake, mongo_client, tmp_path):
+    """A stream run as `csp stream --query-name eu --checkpoint-uri C` holds the lock of that query,
+    not of the default one: the backfill of its tables must name it, and `--wait` waits for the run."""
     import threading
     import time
 
@@ -173,8 +173,9 @@ def test_cli_backfill_locks_the_named_query_and_waits_for_it_when_asked(spark, l
 
     before = snapshot(spark, lake, mongo_client)
     where = ["--hour", "2026-11-26T10", "--namespace", lake.namespace, "--documentdb-database", lake.database,
-             "--query-name", "eu"]
-    held = writer_lock(load_settings(), "once", query_name="eu")
+             "--query-name", "eu", "--checkpoint-uri", tmp_path.as_uri()]
+    located = load_settings(checkpoint_uri=tmp_path.as_uri())
+    held = writer_lock(located, "once", query_name="eu")
     with held:
         refused = CliRunner().invoke(cli, ["backfill", *where])
         holder = held.path.read_text()
@@ -183,12 +184,12 @@ def test_cli_backfill_locks_the_named_query_and_waits_for_it_when_asked(spark, l
         f"Error: cannot backfill now: another streaming query is already running on "
         f"checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
         f"then retry\n")
-    assert held.checkpoint.endswith("/eu")
+    assert held.checkpoint == f"{tmp_path.as_uri()}/eu"
 
     taken, release_at = threading.Event(), []
 
     def once_run_of_three_seconds():
-        with writer_lock(load_settings(), "once", query_name="eu"):
+        with writer_lock(located, "once", query_name="eu"):
             taken.set()
             time.sleep(3)
             release_at.append(time.monotonic())

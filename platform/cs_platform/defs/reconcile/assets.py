@@ -4,8 +4,9 @@ the config every check and repair run shares."""
 import dagster as dg
 
 from cs_platform.defs.stream.assets import DOCUMENTS, EVENTS, QUARANTINE, STREAMED, TICKETS
+from cs_platform.streaming.query import DEFAULT_QUERY
 
-__all__ = ["DOCUMENTS", "EVENTS", "QUARANTINE", "STREAMED", "TICKETS", "ReconcileConfig"]
+__all__ = ["DOCUMENTS", "EVENTS", "QUARANTINE", "STREAMED", "TICKETS", "ReconcileConfig", "RepairConfig"]
 
 
 class ReconcileConfig(dg.Config):
@@ -19,3 +20,14 @@ class ReconcileConfig(dg.Config):
     def as_run_config(self) -> dict:
         return {"namespace": self.namespace, "documentdb_database": self.documentdb_database,
                 "landing_uri": self.landing_uri}
+
+
+class RepairConfig(ReconcileConfig):
+    """A repair's config: where to look, and which streaming query writes these tables (its
+    checkpoint's lock keeps the two from writing at once): the `cs_stream` run config's
+    ``checkpoint_uri`` and ``query_name``. ``lock_wait_seconds``: how long to wait for an
+    availableNow run holding it (0: fail at once)."""
+
+    checkpoint_uri: str | None = None
+    query_name: str = DEFAULT_QUERY
+    lock_wait_seconds: float = 0

@@ -18,7 +18,7 @@ from typing import Callable
 import dagster as dg
 
 from cs_platform.defs.partitions import landing_hours, partition_key_of
-from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, STREAMED, TICKETS, ReconcileConfig
+from cs_platform.defs.reconcile.assets import DOCUMENTS, EVENTS, STREAMED, TICKETS, ReconcileConfig, RepairConfig
 from cs_platform.defs.reconcile.checks import (
     DOCUMENTDB_MATCHES_LAKE,
     RECONCILES_WITH_RAW,
@@ -43,13 +43,14 @@ REPAIR_TAG = "cs_platform/repair"
 
 
 @contextmanager
-def _beside_no_stream(settings: SettingsResource, mode: str):
+def _beside_no_stream(settings: SettingsResource, mode: str, config: RepairConfig):
     """Repairs write what the stream writes: they run in the stream's pool (never beside a stream
     run) and hold its writer lock (never beside a `csp stream`: on this machine for a local
     checkpoint, on any machine for an S3 one, whose lock is a lease; a continuous query hands the
     lock over between two batches)."""
     try:
-        with writer_lock(settings.get(), mode):
+        located = settings.get().with_overrides(checkpoint_uri=config.checkpoint_uri)
+        with writer_lock(located, mode, query_name=config.query_name, wait_seconds=config.lock_wait_seconds):
             yield
     except CheckpointBusy as exc:
         raise dg.Failure(f"cannot {mode} now: {exc}") from None
@@ -64,12 +65,12 @@ def _evaluation(asset, check_name, found, config, hour, severity) -> dg.AssetChe
 _OUTCOMES = {BACKFILL: recon.HourRepair, REPROJECT: recon.HourReprojection}  # what a repair reports per hour
 
 
-def _repair(context, repair: str, hours: list[dt.datetime], config: ReconcileConfig, settings: SettingsResource,
+def _repair(context, repair: str, hours: list[dt.datetime], config: RepairConfig, settings: SettingsResource,
             emr_serverless: EmrServerlessResource, here: Callable[[Settings], list]) -> list:
     """Each hour's outcome of `repair`, run beside no stream: by repair_job.py on EMR Serverless
     (CSP_COMPUTE=emr-serverless, the same function) or by `here` in this process."""
     current = settings.get()
-    with _beside_no_stream(settings, repair):
+    with _beside_no_stream(settings, repair, config):
         if current.compute == EMR_SERVERLESS:
             reported = emr_serverless.run(context, current, "repair_job.py",
                                           repair_job_arguments(hours, **config.as_run_config(), repair=repair),
@@ -87,7 +88,7 @@ def _every_hour_reported(repair: str, outcomes: list, hours: list[dt.datetime]) 
 
 
 @dg.op(pool=POOL, description="Backfill exactly the run's landing hours from the raw archive, then re-run their checks.")
-def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
+def backfill_landing_hours(context: dg.OpExecutionContext, config: RepairConfig, pyspark: LakeSparkResource,
                            settings: SettingsResource, documentdb: DocumentDBResource,
                            emr_serverless: EmrServerlessResource) -> None:
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
@@ -112,7 +113,7 @@ def backfill_landing_hours(context: dg.OpExecutionContext, config: ReconcileConf
 
 
 @dg.op(pool=POOL, description="Rewrite the DocumentDB documents of the run's hours from lake.cs.tickets, then re-check.")
-def reproject_landing_hours(context: dg.OpExecutionContext, config: ReconcileConfig, pyspark: LakeSparkResource,
+def reproject_landing_hours(context: dg.OpExecutionContext, config: RepairConfig, pyspark: LakeSparkResource,
                             settings: SettingsResource, documentdb: DocumentDBResource,
                             emr_serverless: EmrServerlessResource) -> None:
     hours = [recon.hour_of_partition_key(key) for key in context.partition_keys]
