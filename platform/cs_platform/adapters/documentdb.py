@@ -53,13 +53,15 @@ def _document(row) -> tuple[str, dict]:
     return row["ticket_id"], values
 
 
-def _spark_rows(projection) -> Iterator:
-    """Rows of an OLTP projection DataFrame, timestamps as epoch micros (no local-timezone surprises)."""
+def projected_documents(projection) -> Iterator[tuple[str, dict]]:
+    """(ticket_id, fields) of each row of an OLTP projection DataFrame, as written to DocumentDB.
+
+    Timestamps travel as epoch micros: PySpark would turn them into naive datetimes in the local
+    time zone of the Python process, which is not UTC on every host."""
     from pyspark.sql import functions as F
 
-    return projection.select(
-        "ticket_id", *_FIELDS, F.unix_micros("updated_at").alias("updated_at_us")
-    ).toLocalIterator()
+    rows = projection.select("ticket_id", *_FIELDS, F.unix_micros("updated_at").alias("updated_at_us"))
+    return (_document(r) for r in rows.toLocalIterator())
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -103,11 +105,11 @@ class DocumentDBWriter:
 
     def write_guarded(self, projection, after_chunk: Callable[[int], None] | None = None) -> WriteStats:
         """Upsert every row of an OLTP projection DataFrame unless the stored event_count is >= its own."""
-        return self.write_rows((_document(r) for r in _spark_rows(projection)), guarded=True, after_chunk=after_chunk)
+        return self.write_rows(projected_documents(projection), guarded=True, after_chunk=after_chunk)
 
     def reproject(self, projection) -> WriteStats:
         """Unconditional rewrite of the given tickets (repair: the lake is the truth)."""
-        return self.write_rows((_document(r) for r in _spark_rows(projection)), guarded=False)
+        return self.write_rows(projected_documents(projection), guarded=False)
 
     def write_rows(self, documents: Iterable[tuple[str, dict]], guarded: bool = True,
                    after_chunk: Callable[[int], None] | None = None) -> WriteStats:

@@ -125,10 +125,10 @@ def projected_tickets(spark, tables: LakeTables, hour: dt.datetime) -> DataFrame
 
 def reconcile_documents(spark, tables: LakeTables, collection, hour: dt.datetime) -> rules.Discrepancies:
     """documentdb_matches_lake for hour H: field-by-field, the touched tickets' documents vs the lake."""
-    expected: dict[str, dict[str, Any]] = {
-        row["ticket_id"]: {f: row[f] for f in DOCUMENT_FIELDS}
-        for row in projected_tickets(spark, tables, hour).toLocalIterator()
-    }
+    from cs_platform.adapters.documentdb import projected_documents
+
+    # as the writer renders them (timestamps in UTC whatever the host's time zone)
+    expected: dict[str, dict[str, Any]] = dict(projected_documents(projected_tickets(spark, tables, hour)))
     actual: dict[str, dict[str, Any]] = {}
     for ids in _chunks(sorted(expected), _IN_CHUNK):
         for document in collection.find({"_id": {"$in": list(ids)}}):

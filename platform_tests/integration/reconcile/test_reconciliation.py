@@ -95,6 +95,22 @@ def test_a_corrupted_ticket_row_fails_the_refold_and_backfill_repairs_it(spark, 
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
+def test_documents_match_the_lake_on_a_host_outside_utc(spark, lake, mongo_client, monkeypatch):
+    """PySpark renders a timestamp in the Python process's local time zone: the check compares in
+    UTC, as the writer writes, so a Dagster host in Berlin does not see every updated_at differ."""
+    import time
+
+    collection = mongo_client[lake.database]["tickets"]
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        found = reconcile_documents(spark, lake.tables, collection, H10)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert found.counts == {"missing_documents": 0, "mismatched_documents": 0}
+
+
 def test_a_corrupted_document_fails_field_by_field_and_reproject_repairs_it(spark, lake, mongo_client):
     collection = mongo_client[lake.database]["tickets"]
     before = snapshot(spark, lake, mongo_client)
