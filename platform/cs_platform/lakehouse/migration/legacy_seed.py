@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cs_platform.adapters.identifiers import qualified, validate_identifier
 from cs_platform.lakehouse.migration.names import BACKUP_SUFFIX, SESSION_CATALOG
+from cs_platform.lakehouse.migration.sql import ddl_type
 from cs_platform.logic.legacy_fixture import (
     AGENT_ROSTER_SCHEMA,
     TICKET_HISTORY_SCHEMA,
@@ -24,7 +25,7 @@ LEGACY_TABLES = (TICKET_HISTORY, AGENT_ROSTER)
 
 
 def _columns_ddl(schema, skip: tuple[str, ...] = ()) -> str:
-    return ", ".join(f"`{validate_identifier(f.name)}` {f.dataType.simpleString()}" for f in schema if f.name not in skip)
+    return ", ".join(f"`{validate_identifier(f.name)}` {ddl_type(f.dataType)}" for f in schema if f.name not in skip)
 
 
 def _exists(spark, database: str, table: str) -> bool:

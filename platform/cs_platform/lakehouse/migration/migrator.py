@@ -141,7 +141,7 @@ class HiveMigration:
             size_bytes=size,
             file_count=files,
             partition_count=partition_count,
-            columns=tuple((f.name, f.dataType.simpleString()) for f in schema),
+            columns=tuple((f.name, sql.ddl_type(f.dataType)) for f in schema),
         )
 
     def _content_summary(self, location: str) -> tuple[int, int]:
@@ -258,8 +258,9 @@ class HiveMigration:
         target_df = self.spark.table(self.names.target)
         if partition_columns is None:
             partition_columns = list(self.inspect().partition_columns)
-        mapping = schema_mapping([(f.name, f.dataType.simpleString()) for f in source_df.schema],
-                                 [(f.name, f.dataType.simpleString()) for f in target_df.schema])
+        # The DDL rendering on both sides: unlike simpleString, it cannot show two struct types alike.
+        mapping = schema_mapping([(f.name, sql.ddl_type(f.dataType)) for f in source_df.schema],
+                                 [(f.name, sql.ddl_type(f.dataType)) for f in target_df.schema])
         source_df, comparable = comparable_columns(source_df, mapping)
         return compare(collect_profile(source_df, partition_columns, comparable),
                        collect_profile(target_df, partition_columns, comparable), mapping)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pyspark.sql.types import ArrayType, DataType, MapType, StructType
+
 from cs_platform.adapters.identifiers import qualified, validate_identifier
 from cs_platform.lakehouse.migration.names import SESSION_CATALOG, MigrationNames
 
@@ -19,8 +21,31 @@ def _literal(value: str) -> str:
     return f"'{value}'"
 
 
+def ddl_type(data_type: DataType) -> str:
+    """`data_type` as a type in Spark SQL DDL: `simpleString()` with every struct field name backquoted (a
+    backtick in a name doubled), at any depth of struct, array and map. `simpleString()` leaves nested
+    names bare: a dash, a dot, an inner space or a backtick (a Spark `USING parquet` table in the Hive
+    metastore may have them) makes `struct<first-name:string>`, which does not parse, and a leading or
+    trailing space is lost (`struct<city :string>` is a field `city`). Atomic types are `simpleString()`
+    as they are: a type without structs renders exactly as before.
+
+    Nullability and comments of nested fields are not rendered, as `simpleString()` did not: a Hive type
+    has neither (every field read from Hive is nullable), and `create_target` gives none at the top level.
+    """
+    if isinstance(data_type, StructType):
+        fields = ",".join(f"`{f.name.replace('`', '``')}`:{ddl_type(f.dataType)}" for f in data_type.fields)
+        return f"struct<{fields}>"
+    if isinstance(data_type, ArrayType):
+        return f"array<{ddl_type(data_type.elementType)}>"
+    if isinstance(data_type, MapType):
+        return f"map<{ddl_type(data_type.keyType)},{ddl_type(data_type.valueType)}>"
+    return data_type.simpleString()
+
+
 def create_target(names: MigrationNames, columns: list[tuple[str, str]], partition_columns: list[str],
                   properties: dict[str, str]) -> str:
+    """`columns`: (name, type) with the type as :func:`ddl_type` renders it. (States recorded before it
+    hold `simpleString()`: the same text for types without structs, the same type for plain nested names.)"""
     cols = ", ".join(f"`{validate_identifier(c)}` {t}" for c, t in columns)
     return f"CREATE TABLE {names.target} ({cols}) USING iceberg{_partitioned_by(partition_columns)}{_tblproperties(properties)}"
 
