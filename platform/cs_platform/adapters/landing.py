@@ -133,8 +133,8 @@ class LandingZone:
                 return []
             files = [self._local_file(Path(e.path), e.stat()) for e in os.scandir(directory)
                      if e.is_file() and not _hidden(e.name)]
-        else:
-            files = list(self._list_s3(self.prefix + prefix, None))
+        else:  # a prefix listing also returns nested keys (`HH/sub/x`): outside the hour layout, as locally
+            files = [f for f in self._list_s3(self.prefix + prefix, None) if f.landing_hour == hour_floor(hour)]
         return sorted(files, key=lambda f: f.key)
 
     def files_by_hour(self, since_mtime: dt.datetime | float | None = None) -> dict[dt.datetime | None, list[LandingFile]]:
@@ -176,7 +176,9 @@ class LandingZone:
                                               stat.st_size, fromtimestamp(stat.st_mtime, UTC))
 
     def _s3_uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self.prefix}{key}"
+        # the landing URI's own scheme (s3 or s3a): the stream's source_file keeps it, and a file's
+        # lines are matched by it (reconciliation; a backfill's insert-if-absent of bad lines)
+        return f"{self.scheme}://{self.bucket}/{self.prefix}{key}"
 
     def _list_s3(self, prefix: str, since: float | None, start_after: str | None = None) -> Iterable[LandingFile]:
         paginator = self.s3.get_paginator("list_objects_v2")

@@ -132,6 +132,14 @@ def test_s3_landing_zone_and_generate(s3_landing_uri, moto_endpoint, tmp_path, m
     assert files[0].uri == f"{s3_landing_uri}/{KEY_A}"
     assert all(f.mtime.tzinfo is not None and abs(time.time() - f.mtime.timestamp()) < 60 for f in files)
     assert [f.key for f in landing.files_for_hour(H11)] == [KEY_C]
+    # an object nested under an hour prefix is outside the layout (its lines: bad_path), not the hour's
+    landing.write_object("2026/11/26/11/sub/x", b'{"c":2}\n')
+    assert [f.key for f in landing.files_for_hour(H11)] == [KEY_C]
+    assert landing.list_files()[-1].key == "2026/11/26/11/sub/x" and landing.list_files()[-1].landing_hour is None
+    landing.s3.delete_object(Bucket=landing.bucket, Key=landing.prefix + "2026/11/26/11/sub/x")
+    # an s3a:// landing zone names its objects s3a://, as Spark does in the stream's source_file
+    s3a = LandingZone(s3_landing_uri.replace("s3://", "s3a://", 1), s3_endpoint_url=moto_endpoint)
+    assert [f.uri for f in s3a.files_for_hour(H11)] == [f"{s3_landing_uri.replace('s3://', 's3a://', 1)}/{KEY_C}"]
     assert landing.list_files(since_mtime=time.time() + 3600) == []
     assert landing.read_text(KEY_B) == '{"b":1}\r\n\r\n{"b":2}\r\n'
     # with a `since`, S3 is listed from 26 h before its hour on (keys sort by arrival hour): a key of
