@@ -37,6 +37,32 @@ def test_tables_that_cannot_be_adopted_are_rewritten(overrides, reason):
     assert (strategy.name, strategy.reason) == ("ctas_rewrite", reason)
 
 
+def test_a_datasource_table_the_metastore_stores_in_sparks_own_format_is_rewritten():
+    """Iceberg reads the storage the metastore declares (`Unknown partition format: LazySimpleSerDe`), not the
+    provider: neither add_files nor migrate can adopt such a table's Parquet files."""
+    spark_format = file_format("org.apache.hadoop.mapred.SequenceFileInputFormat",
+                               "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe")
+    assert spark_format == "text"
+    for catalog in ("lake", "spark_catalog"):
+        strategy = choose_strategy(facts(storage_format=spark_format), catalog)
+        assert (strategy.name, strategy.reason) == (
+            "ctas_rewrite",
+            "parquet table kept in Spark's own metastore format (the metastore declares text storage, as Spark does "
+            "when Hive cannot represent its schema, e.g. a field name with a dash or a dot): Iceberg reads what the "
+            "metastore declares and cannot adopt its files, rows are rewritten")
+    assert choose_strategy(facts(storage_format="parquet"), "lake").name == "add_files"
+
+
+def test_facts_recorded_before_the_storage_format_still_load():
+    recorded = {"format": "parquet", "table_type": "EXTERNAL", "partition_columns": ["dt"], "bucket_columns": [],
+                "num_buckets": 0, "location": "file:/x", "size_bytes": 10, "file_count": 1, "partition_count": 1,
+                "columns": [["id", "int"], ["dt", "string"]]}
+    loaded = TableFacts.from_dict(recorded)
+    assert (loaded.storage_format, loaded.columns) == ("", (("id", "int"), ("dt", "string")))
+    assert loaded.as_dict() == {**recorded, "storage_format": ""}
+    assert TableFacts.from_dict(facts(storage_format="text").as_dict()) == facts(storage_format="text")
+
+
 def test_in_place_migrate_only_within_the_session_catalog():
     assert choose_strategy(facts(format="orc"), "spark_catalog").name == "in_place_migrate"
 

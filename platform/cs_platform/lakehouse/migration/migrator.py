@@ -133,6 +133,7 @@ class HiveMigration:
         partition_count = self.spark.sql(f"SHOW PARTITIONS {ref}").count() if partitions else 0
         return TableFacts(
             format=file_format(info.get("InputFormat", ""), info.get("Serde Library", ""), info.get("Provider", "hive")),
+            storage_format=file_format(info.get("InputFormat", ""), info.get("Serde Library", "")),
             table_type=info.get("Type", "MANAGED").upper(),
             partition_columns=tuple(partitions),
             bucket_columns=buckets,

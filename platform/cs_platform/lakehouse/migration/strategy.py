@@ -1,7 +1,7 @@
 """Preflight facts of a Hive table and the migration strategy they call for.
 
-Pure rules, no Spark: the strategy follows from format, bucketing, table type and where the
-target lives.
+Pure rules, no Spark: the strategy follows from format, how the metastore stores the table, bucketing,
+table type and where the target lives.
 - in-place `migrate` replaces the Hive table by an Iceberg table of the same name, so it only works
   when the target is in the session catalog; our targets live in `lake` (JDBC), so it is never chosen
   there, and the plan says why.
@@ -10,7 +10,11 @@ target lives.
   directory, which would pull the files from under the Iceberg table. (`CALL lake.system.snapshot`
   was tried: it resolves its destination in the session catalog, `Namespace does not exist`.)
 - `ctas_rewrite`: rewrite the rows with CREATE TABLE AS SELECT, for text/CSV/JSON tables (Iceberg cannot
-  read them), bucketed tables (Hive bucketing has no Iceberg equivalent for adopted files) and managed tables.
+  read them), bucketed tables (Hive bucketing has no Iceberg equivalent for adopted files), managed tables,
+  and Spark datasource tables kept in Spark's own metastore format: Spark stores a `USING parquet` table so
+  when Hive cannot represent its schema (a column or nested field name with a dash, a dot, an inner space or
+  a backtick); the metastore then declares text storage (LazySimpleSerDe), which is what Iceberg's add_files
+  and migrate read (`Unknown partition format: LazySimpleSerDe`), not the provider.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ ADOPTABLE_FORMATS = ("parquet", "orc", "avro")
 class TableFacts:
     """What preflight learned about the Hive table."""
 
-    format: str
+    format: str  # of the data files: the provider's for a Spark datasource table
     table_type: str  # EXTERNAL | MANAGED
     partition_columns: tuple[str, ...]
     bucket_columns: tuple[str, ...] = ()
@@ -38,6 +42,9 @@ class TableFacts:
     file_count: int = 0
     partition_count: int = 0
     columns: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # The format the metastore's InputFormat and SerDe declare, which Iceberg reads; "" in the facts of
+    # states recorded before it was collected (their strategy was chosen then).
+    storage_format: str = ""
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -63,7 +70,8 @@ class Strategy:
 
 
 def file_format(input_format: str, serde: str, provider: str = "hive") -> str:
-    """parquet | orc | avro | text | csv | json | other, from the Hive InputFormat and SerDe class names."""
+    """parquet | orc | avro | text | csv | json | other, from the Hive InputFormat and SerDe class names and
+    the provider of a Spark datasource table. Without the provider: the format the metastore declares."""
     text = f"{input_format} {serde} {provider}".lower()
     for fmt in ("parquet", "orc", "avro"):
         if fmt in text:
@@ -84,6 +92,11 @@ def choose_strategy(facts: TableFacts, target_catalog: str, session_catalog: str
                                       "Hive bucketing cannot be adopted, rows are rewritten")
     if facts.format not in ADOPTABLE_FORMATS:
         return Strategy(CTAS_REWRITE, f"{facts.format} files cannot be read by Iceberg: rows are rewritten as Parquet")
+    if facts.storage_format and facts.storage_format != facts.format:
+        return Strategy(CTAS_REWRITE, f"{facts.format} table kept in Spark's own metastore format (the metastore "
+                                      f"declares {facts.storage_format} storage, as Spark does when Hive cannot "
+                                      "represent its schema, e.g. a field name with a dash or a dot): Iceberg reads "
+                                      "what the metastore declares and cannot adopt its files, rows are rewritten")
     if target_catalog == session_catalog:
         return Strategy(IN_PLACE_MIGRATE, f"{facts.format} table and target in the session catalog: migrated in place")
     if facts.table_type != "EXTERNAL":
