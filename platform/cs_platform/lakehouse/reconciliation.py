@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
@@ -27,6 +28,10 @@ HOUR_FORMAT = "%Y-%m-%dT%H"
 DOCUMENT_FIELDS = ("status", "priority", "agent_id", "customer_id", "channel", "message_count", "last_seq",
                    "updated_at", "event_count")
 _IN_CHUNK = 1000
+# How long tickets_match_events waits for a batch in flight to commit its tickets (a large batch
+# refolds for tens of seconds); only a mismatch found while events lead the tickets waits.
+SETTLE_SECONDS = 300
+_SETTLE_POLL_SECONDS = 2
 
 
 class HourError(ValueError):
@@ -98,8 +103,45 @@ def _touched(spark, tables: LakeTables, hour: dt.datetime) -> DataFrame:
     return rules.touched_ticket_ids(spark.table(tables.events).select("ticket_id", "landing_hour"), hour)
 
 
-def reconcile_tickets(spark, tables: LakeTables, hour: dt.datetime) -> rules.Discrepancies:
-    """tickets_match_events for hour H: refold the tickets H touched from all their events."""
+def _ancestry(spark, table: str) -> list:
+    """(made_current_at, snapshot_id, operation) of the table's current snapshot and its ancestors, oldest first."""
+    return spark.sql(
+        f"SELECT h.made_current_at AS at, h.snapshot_id, s.operation FROM {table}.history h "
+        f"JOIN {table}.snapshots s ON h.snapshot_id = s.snapshot_id WHERE h.is_current_ancestor "
+        "ORDER BY h.made_current_at").collect()
+
+
+def _last_change(spark, table: str):
+    """The table's last snapshot that changed rows (a compaction, `replace`, changes none), or None."""
+    return next((r for r in reversed(_ancestry(spark, table)) if r["operation"] != "replace"), None)
+
+
+def batch_in_flight(spark, tables: LakeTables) -> bool:
+    """Events were appended after the tickets last changed: a batch may be between its events commit
+    and its tickets commit (refolding), when the two tables disagree for seconds."""
+    events, tickets = _last_change(spark, tables.events), _last_change(spark, tables.tickets)
+    return events is not None and events["operation"] == "append" and (tickets is None or events["at"] > tickets["at"])
+
+
+def reconcile_tickets(spark, tables: LakeTables, hour: dt.datetime,
+                      settle_seconds: float = SETTLE_SECONDS) -> rules.Discrepancies:
+    """tickets_match_events for hour H: refold the tickets H touched from all their events.
+
+    A mismatch found while a batch is in flight (:func:`batch_in_flight`) may be that batch's: the
+    check waits for the tickets to change (up to ``settle_seconds`` in all) and compares again.
+    A mismatch that outlasts it, or is found with no batch in flight, is reported."""
+    deadline = time.monotonic() + settle_seconds
+    found = _compare_tickets(spark, tables, hour)
+    while not found.ok and batch_in_flight(spark, tables) and time.monotonic() < deadline:
+        folded = _last_change(spark, tables.tickets)
+        while time.monotonic() < deadline and _last_change(spark, tables.tickets) == folded:
+            time.sleep(_SETTLE_POLL_SECONDS)
+        log.info("tickets_match_events for %s: a batch was in flight, comparing again", format_hour(hour))
+        found = _compare_tickets(spark, tables, hour)
+    return found
+
+
+def _compare_tickets(spark, tables: LakeTables, hour: dt.datetime) -> rules.Discrepancies:
     from cs_platform.logic.tickets import fold_tickets
 
     touched = _touched(spark, tables, hour).cache()

@@ -194,6 +194,7 @@ def compare_documents(expected: Mapping[str, Mapping[str, Any]], actual: Mapping
 
 
 def quarantine_rate(quarantined: int, valid: int) -> float:
-    """Share of an hour's non-empty lines that were quarantined (0.0 for an empty hour)."""
+    """Share of an hour's lake rows that are quarantined lines (0.0 for an empty hour): `valid` counts the
+    events first delivered in the hour, so a re-delivery of an earlier hour's event counts in neither."""
     total = quarantined + valid
     return quarantined / total if total else 0.0

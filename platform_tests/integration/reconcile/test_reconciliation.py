@@ -81,6 +81,52 @@ def test_rows_claiming_an_hour_without_raw_lines_are_unexpected(spark, lake):
     assert reconcile_raw(spark, lake.tables, lake.landing, H10).ok
 
 
+def test_a_batch_between_its_events_and_tickets_commits_is_waited_for_not_reported(spark, lake, mongo_client):
+    """A batch commits its events, then refolds and commits their tickets: a check in between waits
+    for the tickets commit and compares again. A DELETE of events is no batch's: reported at once."""
+    import threading
+    import time
+
+    from cs_platform.logic.tickets import fold_tickets
+
+    before = snapshot(spark, lake, mongo_client)
+    tables = lake.tables
+    # the batch's events MERGE, as process_batch runs it: a new message on T2 (touched in hour 10)
+    spark.sql(f"SELECT 'e-late' AS event_id, 'message_added' AS event_type, ticket_id, 4L AS seq, occurred_at, "
+              f"customer_id, channel, priority, agent_id, 'customer' AS author, status, csat_score, source_file, "
+              f"line_number + 100 AS line_number, landing_hour, ingested_at FROM {tables.events} WHERE event_id = 'e06'"
+              ).createOrReplaceTempView("in_flight_events")
+    tables.run_merge(spark, tables.events, tables.merge_events_sql("in_flight_events"))
+
+    def tickets_commit_of_the_batch():  # 3 s later: its refold of T2, then the tickets MERGE
+        time.sleep(3)
+        fold_tickets(spark.table(tables.events).where("ticket_id = 'T2'")).createOrReplaceTempView("in_flight_state")
+        tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql("in_flight_state"))
+
+    batch = threading.Thread(target=tickets_commit_of_the_batch)
+    try:
+        assert reconcile_tickets(spark, tables, H10, settle_seconds=0).samples["mismatched_tickets"] == [
+            "T2: message_count,last_seq,updated_at,event_count"]  # what a check without the wait reports
+        batch.start()
+        started = time.monotonic()
+        assert reconcile_tickets(spark, tables, H10, settle_seconds=120).ok
+        assert time.monotonic() - started >= 2.5  # it waited for the batch
+        batch.join()
+
+        spark.sql(f"DELETE FROM {tables.events} WHERE event_id = 'e09'")
+        started = time.monotonic()
+        found = reconcile_tickets(spark, tables, H10, settle_seconds=120)
+        assert time.monotonic() - started < 60  # no batch in flight: reported without waiting
+        assert found.samples["mismatched_tickets"] == ["T2: csat_score,event_count"]
+    finally:
+        if batch.ident is not None:
+            batch.join()
+        spark.sql(f"DELETE FROM {tables.events} WHERE event_id = 'e-late'")
+        backfill_hours(spark, tables, lake.landing, lake.writer(mongo_client), [H10])  # e09 back, T2 refolded
+    assert reconcile_tickets(spark, tables, H10).ok
+    assert_unchanged(before, snapshot(spark, lake, mongo_client), reinserted_events={"e09"})
+
+
 def test_a_corrupted_ticket_row_fails_the_refold_and_backfill_repairs_it(spark, lake, mongo_client):
     before = snapshot(spark, lake, mongo_client)
     spark.sql(f"UPDATE {lake.tables.tickets} SET status = 'pending', message_count = 7 WHERE ticket_id = 'T2'")
