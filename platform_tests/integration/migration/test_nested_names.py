@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from pyspark.sql import types as T
 
-from cs_platform.lakehouse.migration import HiveMigration, MigrationNames, sql
+from cs_platform.lakehouse.migration import HiveMigration, MigrationError, MigrationNames, sql
 
 NESTED = T.StructType([
     T.StructField("order", T.IntegerType()),
@@ -47,7 +48,7 @@ def test_ddl_type_backquotes_nested_names_through_struct_array_and_map(spark, la
 
 # Nested names a Spark `USING parquet` table keeps in its Hive-compatible form (ParquetHiveSerDe, so add_files
 # adopts its files): keywords, and leading or trailing spaces, which simpleString() left bare and the parser
-# trimmed. (A dash, a dot or an inner space make Spark store the table in its own format, which add_files refuses.)
+# trimmed. (A dash, a dot or an inner space make Spark store the table in its own format: see the last test.)
 SPACED = T.StructType([
     T.StructField("order", T.IntegerType()),
     T.StructField("from", T.StringType()),
@@ -60,11 +61,18 @@ SPACED_DDL = ("struct<`order`:int,`from`:string,`city `:string,` zip`:string,`Li
               "`tags`:map<string,struct<`score `:decimal(10,2)>>>")
 
 
-def test_struct_with_names_needing_quotes_is_copied_with_its_exact_schema_and_rows(spark, settings, legacy_db, lake_ns):
-    """Up to verify: the cutover renames the Hive table, and the metastore refuses any ALTER TABLE of a table
-    with such names (Spark hands it the names trimmed: 'types incompatible with the existing columns')."""
-    location = (settings.home_dir / "legacy" / legacy_db / "cs_ticket_meta").as_uri()
-    source = f"spark_catalog.{legacy_db}.cs_ticket_meta"
+class AcceptingMetastore(HiveMigration):
+    """The migration on a metastore that accepts the trimmed names Spark hands it at cutover
+    (hive.metastore.disallow.incompatible.col.type.changes=false): its preflight probe finds no refusal."""
+
+    def alter_refusal(self):
+        return None
+
+
+def create_spaced_table(spark, settings, database: str) -> str:
+    """`database`.cs_ticket_meta, partitioned by dt: 3 rows whose struct `meta` has names needing quotes."""
+    location = (settings.home_dir / "legacy" / database / "cs_ticket_meta").as_uri()
+    source = f"spark_catalog.{database}.cs_ticket_meta"
     spark.sql(f"CREATE TABLE {source} (ticket_id string, meta {SPACED_DDL}, dt string) USING parquet "
               f"PARTITIONED BY (dt) LOCATION '{location}'")
     spark.sql(f"INSERT INTO {source} VALUES "
@@ -75,7 +83,51 @@ def test_struct_with_names_needing_quotes_is_copied_with_its_exact_schema_and_ro
               "  'Lines ', array(), 'tags', map()), '2024-03-01'), "
               "('T-3', NULL, '2024-03-02')")
     assert spark.table(source).schema["meta"].dataType == SPACED
+    return source
+
+
+SPACED_ROWS = [
+    {"ticket_id": "T-1", "dt": "2024-03-01", "meta": {
+        "order": 1, "from": "mail", "city ": "Oslo", " zip": "0150", "Lines ": [{" qty": 7}, {" qty": None}],
+        "tags": {"vip": {"score ": Decimal("1.50")}}}},
+    {"ticket_id": "T-2", "dt": "2024-03-01", "meta": {
+        "order": None, "from": None, "city ": "Bergen", " zip": None, "Lines ": [], "tags": {}}},
+    {"ticket_id": "T-3", "dt": "2024-03-02", "meta": None},
+]
+
+
+def test_a_table_the_metastore_will_not_rename_is_refused_at_preflight(spark, settings, legacy_db, lake_ns):
+    """The metastore refuses any ALTER TABLE of a table whose nested names have leading or trailing spaces
+    (Spark hands it the names trimmed): refused before the copy, not at cutover after it."""
+    from .test_roundtrip import hive_tables
+
+    source = create_spaced_table(spark, settings, legacy_db)
     m = HiveMigration(spark, settings, MigrationNames.parse(f"{legacy_db}.cs_ticket_meta", f"{lake_ns}.ticket_meta"))
+    message = (
+        f"cannot migrate {legacy_db}.cs_ticket_meta: the Hive metastore refuses to alter it (Unable to alter table. "
+        "The following columns have types incompatible with the existing columns in their respective positions : "
+        f"meta), so the cutover could not rename it to {legacy_db}.cs_ticket_meta__hive_backup. A nested field name "
+        "with a leading or trailing space does this: Spark hands it to the metastore trimmed. Copy the table to one "
+        "whose field names have no such spaces and migrate that one")
+    for attempt in (m.run, m.plan):  # a rerun is refused alike
+        with pytest.raises(MigrationError) as refused:
+            attempt()
+        assert str(refused.value) == message
+    # Nothing changed: no state, no target, the Hive table as it was, under its name.
+    assert m.store.read(m.names.source_name) is None
+    assert not m.target_exists()
+    assert hive_tables(spark, legacy_db) == ["cs_agent_roster", "cs_ticket_history", "cs_ticket_meta"]
+    assert spark.table(source).schema["meta"].dataType == SPACED
+    assert sorted((r.asDict(recursive=True) for r in spark.table(source).collect()),
+                  key=lambda r: r["ticket_id"]) == SPACED_ROWS
+
+
+def test_struct_with_names_needing_quotes_is_copied_with_its_exact_schema_and_rows(spark, settings, legacy_db, lake_ns):
+    """Up to verify, on a metastore that would accept the cutover: ours refuses any ALTER TABLE of a table with
+    such names (see the test above)."""
+    create_spaced_table(spark, settings, legacy_db)
+    m = AcceptingMetastore(spark, settings,
+                           MigrationNames.parse(f"{legacy_db}.cs_ticket_meta", f"{lake_ns}.ticket_meta"))
 
     preflight = m.run_step("preflight")
     m.run_step("copy")
@@ -90,14 +142,7 @@ def test_struct_with_names_needing_quotes_is_copied_with_its_exact_schema_and_ro
     target = spark.table(m.names.target)
     assert target.schema == T.StructType([T.StructField("ticket_id", T.StringType()), T.StructField("meta", SPACED),
                                           T.StructField("dt", T.StringType())])
-    assert sorted((r.asDict(recursive=True) for r in target.collect()), key=lambda r: r["ticket_id"]) == [
-        {"ticket_id": "T-1", "dt": "2024-03-01", "meta": {
-            "order": 1, "from": "mail", "city ": "Oslo", " zip": "0150", "Lines ": [{" qty": 7}, {" qty": None}],
-            "tags": {"vip": {"score ": Decimal("1.50")}}}},
-        {"ticket_id": "T-2", "dt": "2024-03-01", "meta": {
-            "order": None, "from": None, "city ": "Bergen", " zip": None, "Lines ": [], "tags": {}}},
-        {"ticket_id": "T-3", "dt": "2024-03-02", "meta": None},
-    ]
+    assert sorted((r.asDict(recursive=True) for r in target.collect()), key=lambda r: r["ticket_id"]) == SPACED_ROWS
 
 
 # Nested names Hive cannot represent: Spark keeps a `USING parquet` table with them in its own metastore format

@@ -8,9 +8,12 @@ first unrecorded step (whose action is safe to repeat).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from pyspark.errors import AnalysisException
 
 from cs_platform.lakehouse.migration import sql
 from cs_platform.lakehouse.migration.names import MigrationNames
@@ -103,6 +106,23 @@ class HiveMigration:
             f"Hive table {self.names.source_name} not found (nor its backup {self.names.backup_name}): "
             "create it first (csp legacy seed) or check the name"
         )
+
+    def alter_refusal(self) -> str | None:
+        """Why the Hive metastore refuses to alter the live Hive table, None when it does not.
+
+        The cutover renames the table and sets a property on it, and Spark hands the metastore the table's
+        columns each time, as it reads them back from the metastore. A nested field name with a leading or
+        trailing space comes back trimmed (`struct<city :string>` becomes `struct<city:string>`), and a metastore
+        that disallows incompatible column type changes (hive.metastore.disallow.incompatible.col.type.changes,
+        true by default) refuses any ALTER TABLE of that table. The probe asks the metastore itself, through the
+        same call: it writes the table's definition back as it is."""
+        table = self.names.source_table if self.source_exists() else self.names.backup_table
+        catalog = self.spark._jsparkSession.sharedState().externalCatalog()
+        try:
+            catalog.alterTable(catalog.getTable(self.names.source_db, table))
+        except AnalysisException as refused:
+            return re.sub(r"^([\w.$]+(Exception|Error): )+", "", " ".join(str(refused).split()))
+        return None
 
     def state(self) -> MigrationState:
         return self.store.load(self.names.source_name, self.names.target_name)
@@ -203,6 +223,13 @@ class HiveMigration:
                 f"the Hive table to {self.names.backup_name}, and the AWS Glue Data Catalog cannot rename tables. "
                 "Point CSP_HIVE_METASTORE_URI at a Hive metastore (thrift://host:9083) that holds the table")
         facts = self.inspect()
+        refusal = self.alter_refusal()
+        if refusal:
+            raise MigrationError(
+                f"cannot migrate {self.names.source_name}: the Hive metastore refuses to alter it ({refusal}), so the "
+                f"cutover could not rename it to {self.names.backup_name}. A nested field name with a leading or "
+                "trailing space does this: Spark hands it to the metastore trimmed. Copy the table to one whose "
+                "field names have no such spaces and migrate that one")
         strategy = choose_strategy(facts, self.names.target_catalog)
         return {"facts": facts.as_dict(), "strategy": strategy.name, "reason": strategy.reason,
                 "source": self.names.source_name, "target": self.names.target_name}
@@ -337,7 +364,8 @@ class HiveMigration:
         return result
 
     def plan(self) -> dict:
-        """What `run` would do, step by step; reads only."""
+        """What `run` would do, step by step; reads only (the preflight's probe writes the Hive table's definition
+        back as it is)."""
         state = self.state()
         preflight = state.metadata("preflight") or self.preflight(state)
         facts = TableFacts.from_dict(preflight["facts"])
