@@ -31,6 +31,11 @@ def test_ddl_type_backquotes_nested_names_through_struct_array_and_map(spark, la
     for plain in (T.MapType(T.StringType(), T.IntegerType()), T.ArrayType(T.DecimalType(38, 0)), T.TimestampType(),
                   T.CharType(3), T.ByteType()):
         assert sql.ddl_type(plain) == plain.simpleString()
+    # Only names padded with spaces make preflight probe the metastore (the probe writes the table back).
+    assert sql.padded_field_names(NESTED) == []
+    padded = T.StructType([T.StructField("m", T.MapType(T.StringType(), T.StructType([T.StructField("city ", T.StringType())]))),
+                           T.StructField("a", T.ArrayType(T.StructType([T.StructField(" zip", T.IntegerType())])))])
+    assert sql.padded_field_names(padded) == ["city ", " zip"]
 
     # The target DDL creates exactly this type in the lake catalog, and it holds a row.
     names = MigrationNames.parse("legacy.any_table", f"{lake_ns}.nested")

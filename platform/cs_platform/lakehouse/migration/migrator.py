@@ -223,7 +223,10 @@ class HiveMigration:
                 f"the Hive table to {self.names.backup_name}, and the AWS Glue Data Catalog cannot rename tables. "
                 "Point CSP_HIVE_METASTORE_URI at a Hive metastore (thrift://host:9083) that holds the table")
         facts = self.inspect()
-        refusal = self.alter_refusal()
+        # probed only where a metastore may refuse (the probe writes the table's definition back): every
+        # other table's preflight, and every plan of it, stays read-only
+        padded = sql.padded_field_names(self.spark.table(self._live_source_ref()).schema)
+        refusal = self.alter_refusal() if padded else None
         if refusal:
             raise MigrationError(
                 f"cannot migrate {self.names.source_name}: the Hive metastore refuses to alter it ({refusal}), so the "
@@ -364,8 +367,8 @@ class HiveMigration:
         return result
 
     def plan(self) -> dict:
-        """What `run` would do, step by step; reads only (the preflight's probe writes the Hive table's definition
-        back as it is)."""
+        """What `run` would do, step by step; reads only (but for the preflight's probe of a table with a nested
+        name padded with spaces, which writes its definition back as it is)."""
         state = self.state()
         preflight = state.metadata("preflight") or self.preflight(state)
         facts = TableFacts.from_dict(preflight["facts"])

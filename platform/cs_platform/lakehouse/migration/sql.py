@@ -42,6 +42,19 @@ def ddl_type(data_type: DataType) -> str:
     return data_type.simpleString()
 
 
+def padded_field_names(data_type: DataType) -> list[str]:
+    """Struct field names with a leading or trailing space, at any depth: Spark hands them to the Hive
+    metastore trimmed, which a metastore may refuse on ALTER TABLE (see `HiveMigration.alter_refusal`)."""
+    if isinstance(data_type, StructType):
+        return [n for f in data_type.fields
+                for n in ([f.name] if f.name != f.name.strip() else []) + padded_field_names(f.dataType)]
+    if isinstance(data_type, ArrayType):
+        return padded_field_names(data_type.elementType)
+    if isinstance(data_type, MapType):
+        return padded_field_names(data_type.keyType) + padded_field_names(data_type.valueType)
+    return []
+
+
 def create_target(names: MigrationNames, columns: list[tuple[str, str]], partition_columns: list[str],
                   properties: dict[str, str]) -> str:
     """`columns`: (name, type) with the type as :func:`ddl_type` renders it. (States recorded before it
