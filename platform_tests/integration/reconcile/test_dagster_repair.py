@@ -14,6 +14,7 @@ from cs_platform.defs.reconcile import checks, jobs, sensors
 from cs_platform.defs.reconcile.assets import STREAMED, ReconcileConfig
 from cs_platform.defs.resources import SettingsResource, shared_resources
 from platform_tests.integration.reconcile.conftest import source_file_of
+from platform_tests.integration.reconcile.locking import once_run_releasing_after, refusal
 from platform_tests.integration.reconcile.snapshots import assert_unchanged, snapshot
 
 H10_KEY = "2026-11-26-10:00"
@@ -198,8 +199,6 @@ def test_a_repair_takes_the_lock_of_the_configured_query_and_waits_for_it_when_a
                                                                                     dagster_env, tmp_path):
     """The repair locks the checkpoint of the `cs_stream` run config it names (query_name,
     checkpoint_uri): refused while that query's --once run holds it, done after it with a wait."""
-    import threading
-
     from cs_platform.settings import load_settings
     from cs_platform.streaming.query import writer_lock
 
@@ -219,25 +218,12 @@ def test_a_repair_takes_the_lock_of_the_configured_query_and_waits_for_it_when_a
     assert not refused.success
     failure = instance.all_logs(refused.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)[0].dagster_event
     assert failure.step_failure_data.error.message.strip() == (
-        f"dagster._core.definitions.events.Failure: cannot backfill now: another streaming query is already running "
-        f"on checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
-        f"then retry")
+        f"dagster._core.definitions.events.Failure: {refusal(held, holder)}")
     assert held.checkpoint == f"{tmp_path.as_uri()}/eu"
 
-    taken, released_at = threading.Event(), []
-
-    def once_run_of_three_seconds():
-        with writer_lock(located, "once", query_name="eu"):
-            taken.set()
-            time.sleep(3)
-            released_at.append(time.monotonic())
-
-    run = threading.Thread(target=once_run_of_three_seconds)
-    run.start()
-    taken.wait()
-    waited = backfill(lock_wait_seconds=60)
-    done_at = time.monotonic()
-    run.join()
+    with once_run_releasing_after(located, "eu") as released_at:
+        waited = backfill(lock_wait_seconds=60)
+        done_at = time.monotonic()
     assert waited.success
     assert released_at[0] <= done_at  # it ran after the --once run released the lock
     assert_unchanged(before, snapshot(spark, lake, mongo_client))

@@ -13,6 +13,7 @@ from cs_platform.lakehouse.reconciliation import (
     reproject_hours,
 )
 from platform_tests.integration.reconcile.conftest import H9, H10, H11, source_file_of
+from platform_tests.integration.reconcile.locking import once_run_releasing_after, refusal
 from platform_tests.integration.reconcile.snapshots import assert_unchanged, snapshot
 
 ZERO_RAW = {"missing_events": 0, "missing_quarantine": 0, "unexpected_events": 0, "unexpected_quarantine": 0}
@@ -216,18 +217,13 @@ def test_cli_backfill_is_refused_while_an_available_now_query_runs(spark, lake, 
         result = CliRunner().invoke(cli, ["backfill", "--hour", "2026-11-26T10", "--namespace", lake.namespace,
                                           "--documentdb-database", lake.database])
         holder = held.path.read_text()
-    assert result.exit_code == 1
-    assert result.output == (
-        f"Error: cannot backfill now: another streaming query is already running on "
-        f"checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
-        f"then retry\n")
+    assert (result.exit_code, result.output) == (1, f"Error: {refusal(held, holder)}\n")
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
 def test_cli_backfill_locks_the_named_query_and_waits_for_it_when_asked(spark, lake, mongo_client, tmp_path):
     """A stream run as `csp stream --query-name eu --checkpoint-uri C` holds the lock of that query,
     not of the default one: the backfill of its tables must name it, and `--wait` waits for the run."""
-    import threading
     import time
 
     from cs_platform.settings import load_settings
@@ -237,35 +233,19 @@ def test_cli_backfill_locks_the_named_query_and_waits_for_it_when_asked(spark, l
     where = ["--hour", "2026-11-26T10", "--namespace", lake.namespace, "--documentdb-database", lake.database,
              "--query-name", "eu", "--checkpoint-uri", tmp_path.as_uri()]
     located = load_settings(checkpoint_uri=tmp_path.as_uri())
-    held = writer_lock(located, "once", query_name="eu")
-    with held:
+    with writer_lock(located, "once", query_name="eu") as held:
         refused = CliRunner().invoke(cli, ["backfill", *where])
         holder = held.path.read_text()
-    assert refused.exit_code == 1
-    assert refused.output == (
-        f"Error: cannot backfill now: another streaming query is already running on "
-        f"checkpoint {held.checkpoint} (lock {held.path} held by {holder}); wait for it to finish or stop it, "
-        f"then retry\n")
+    assert (refused.exit_code, refused.output) == (1, f"Error: {refusal(held, holder)}\n")
     assert held.checkpoint == f"{tmp_path.as_uri()}/eu"
 
-    taken, release_at = threading.Event(), []
-
-    def once_run_of_three_seconds():
-        with writer_lock(located, "once", query_name="eu"):
-            taken.set()
-            time.sleep(3)
-            release_at.append(time.monotonic())
-
-    run = threading.Thread(target=once_run_of_three_seconds)
-    run.start()
-    taken.wait()
-    waited = CliRunner().invoke(cli, ["backfill", *where, "--wait", "60"])
-    done_at = time.monotonic()
-    run.join()
+    with once_run_releasing_after(located, "eu") as released_at:
+        waited = CliRunner().invoke(cli, ["backfill", *where, "--wait", "60"])
+        done_at = time.monotonic()
     assert waited.exit_code == 0, waited.output
     assert waited.output.split(" documentdb_writes")[0] == (
         "2026-11-26T10: lines=10 valid=7 quarantined=3 new_events=0 new_quarantined=0 tickets_changed=0")
-    assert release_at and release_at[0] <= done_at  # it ran after the --once run released the lock
+    assert released_at[0] <= done_at  # it ran after the --once run released the lock
     assert_unchanged(before, snapshot(spark, lake, mongo_client))
 
 
