@@ -66,11 +66,10 @@ SPACED_DDL = ("struct<`order`:int,`from`:string,`city `:string,` zip`:string,`Li
               "`tags`:map<string,struct<`score `:decimal(10,2)>>>")
 
 
-class AcceptingMetastore(HiveMigration):
-    """The migration on a metastore that accepts the trimmed names Spark hands it at cutover
-    (hive.metastore.disallow.incompatible.col.type.changes=false): its preflight probe finds no refusal."""
+class WithoutRenameRefusal(HiveMigration):
+    """The migration without its refusal of padded names at preflight: copy and verify of such a table."""
 
-    def alter_refusal(self):
+    def rename_refusal(self, facts):
         return None
 
 
@@ -109,11 +108,11 @@ def test_a_table_the_metastore_will_not_rename_is_refused_at_preflight(spark, se
     source = create_spaced_table(spark, settings, legacy_db)
     m = HiveMigration(spark, settings, MigrationNames.parse(f"{legacy_db}.cs_ticket_meta", f"{lake_ns}.ticket_meta"))
     message = (
-        f"cannot migrate {legacy_db}.cs_ticket_meta: the Hive metastore refuses to alter it (Unable to alter table. "
-        "The following columns have types incompatible with the existing columns in their respective positions : "
-        f"meta), so the cutover could not rename it to {legacy_db}.cs_ticket_meta__hive_backup. A nested field name "
-        "with a leading or trailing space does this: Spark hands it to the metastore trimmed. Copy the table to one "
-        "whose field names have no such spaces and migrate that one")
+        f"cannot migrate {legacy_db}.cs_ticket_meta: the cutover renames it to {legacy_db}.cs_ticket_meta__hive_backup, "
+        "and its nested field names 'city ', ' zip', 'Lines ', ' qty', 'score ' have leading or trailing spaces, "
+        "which Spark hands to the Hive metastore trimmed: the metastore refuses the rename (types incompatible with "
+        "the existing columns), or stores the trimmed names in the Hive table. Copy the table to one whose field "
+        "names have no such spaces and migrate that one")
     for attempt in (m.run, m.plan):  # a rerun is refused alike
         with pytest.raises(MigrationError) as refused:
             attempt()
@@ -131,7 +130,7 @@ def test_struct_with_names_needing_quotes_is_copied_with_its_exact_schema_and_ro
     """Up to verify, on a metastore that would accept the cutover: ours refuses any ALTER TABLE of a table with
     such names (see the test above)."""
     create_spaced_table(spark, settings, legacy_db)
-    m = AcceptingMetastore(spark, settings,
+    m = WithoutRenameRefusal(spark, settings,
                            MigrationNames.parse(f"{legacy_db}.cs_ticket_meta", f"{lake_ns}.ticket_meta"))
 
     preflight = m.run_step("preflight")

@@ -8,12 +8,9 @@ first unrecorded step (whose action is safe to repeat).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from pyspark.errors import AnalysisException
 
 from cs_platform.lakehouse.migration import sql
 from cs_platform.lakehouse.migration.names import MigrationNames
@@ -107,22 +104,25 @@ class HiveMigration:
             "create it first (csp legacy seed) or check the name"
         )
 
-    def alter_refusal(self) -> str | None:
-        """Why the Hive metastore refuses to alter the live Hive table, None when it does not.
+    def rename_refusal(self, facts: TableFacts) -> str | None:
+        """Why the cutover cannot rename the live Hive table, None when it can (reads only).
 
         The cutover renames the table and sets a property on it, and Spark hands the metastore the table's
-        columns each time, as it reads them back from the metastore. A nested field name with a leading or
-        trailing space comes back trimmed (`struct<city :string>` becomes `struct<city:string>`), and a metastore
-        that disallows incompatible column type changes (hive.metastore.disallow.incompatible.col.type.changes,
-        true by default) refuses any ALTER TABLE of that table. The probe asks the metastore itself, through the
-        same call: it writes the table's definition back as it is."""
-        table = self.names.source_table if self.source_exists() else self.names.backup_table
-        catalog = self.spark._jsparkSession.sharedState().externalCatalog()
-        try:
-            catalog.alterTable(catalog.getTable(self.names.source_db, table))
-        except AnalysisException as refused:
-            return re.sub(r"^([\w.$]+(Exception|Error): )+", "", " ".join(str(refused).split()))
-        return None
+        columns each time as it reads them back: a nested field name with a leading or trailing space comes
+        back trimmed (`struct<city :string>` as `struct<city:string>`). A metastore that disallows
+        incompatible column type changes (hive.metastore.disallow.incompatible.col.type.changes, the default)
+        refuses the ALTER TABLE; one that allows them stores the trimmed names in the Hive table, which Hive
+        readers then resolve by the wrong name. Either way such a table is not migrated. (A table Spark keeps
+        in its own format, the metastore declaring another storage, has no column types in the metastore.)"""
+        if facts.storage_format and facts.storage_format != facts.format:
+            return None
+        padded = sql.padded_field_names(self.spark.table(self._live_source_ref()).schema)
+        if not padded:
+            return None
+        return (f"nested field name{'s' if len(padded) > 1 else ''} {', '.join(repr(n) for n in padded)} "
+                f"{'have' if len(padded) > 1 else 'has a'} leading or trailing space{'s' if len(padded) > 1 else ''}, "
+                "which Spark hands to the Hive metastore trimmed: the metastore refuses the rename (types "
+                "incompatible with the existing columns), or stores the trimmed names in the Hive table")
 
     def state(self) -> MigrationState:
         return self.store.load(self.names.source_name, self.names.target_name)
@@ -223,16 +223,11 @@ class HiveMigration:
                 f"the Hive table to {self.names.backup_name}, and the AWS Glue Data Catalog cannot rename tables. "
                 "Point CSP_HIVE_METASTORE_URI at a Hive metastore (thrift://host:9083) that holds the table")
         facts = self.inspect()
-        # probed only where a metastore may refuse (the probe writes the table's definition back): every
-        # other table's preflight, and every plan of it, stays read-only
-        padded = sql.padded_field_names(self.spark.table(self._live_source_ref()).schema)
-        refusal = self.alter_refusal() if padded else None
+        refusal = self.rename_refusal(facts)
         if refusal:
             raise MigrationError(
-                f"cannot migrate {self.names.source_name}: the Hive metastore refuses to alter it ({refusal}), so the "
-                f"cutover could not rename it to {self.names.backup_name}. A nested field name with a leading or "
-                "trailing space does this: Spark hands it to the metastore trimmed. Copy the table to one whose "
-                "field names have no such spaces and migrate that one")
+                f"cannot migrate {self.names.source_name}: the cutover renames it to {self.names.backup_name}, and "
+                f"its {refusal}. Copy the table to one whose field names have no such spaces and migrate that one")
         strategy = choose_strategy(facts, self.names.target_catalog)
         return {"facts": facts.as_dict(), "strategy": strategy.name, "reason": strategy.reason,
                 "source": self.names.source_name, "target": self.names.target_name}
@@ -367,8 +362,7 @@ class HiveMigration:
         return result
 
     def plan(self) -> dict:
-        """What `run` would do, step by step; reads only (but for the preflight's probe of a table with a nested
-        name padded with spaces, which writes its definition back as it is)."""
+        """What `run` would do, step by step; reads only."""
         state = self.state()
         preflight = state.metadata("preflight") or self.preflight(state)
         facts = TableFacts.from_dict(preflight["facts"])
