@@ -125,7 +125,7 @@ class LandingZone:
         return sorted(files, key=lambda f: f.key)
 
     def files_for_hour(self, hour: dt.datetime) -> list[LandingFile]:
-        """The objects under one arrival-hour prefix (``hour`` is floored to the hour)."""
+        """The objects directly under one arrival-hour prefix (``hour`` is floored to the hour)."""
         prefix = hour_prefix(hour_floor(hour))
         if self.root is not None:
             directory = self.root / prefix

@@ -103,17 +103,14 @@ def _touched(spark, tables: LakeTables, hour: dt.datetime) -> DataFrame:
     return rules.touched_ticket_ids(spark.table(tables.events).select("ticket_id", "landing_hour"), hour)
 
 
-def _ancestry(spark, table: str) -> list:
-    """(made_current_at, snapshot_id, operation) of the table's current snapshot and its ancestors, oldest first."""
-    return spark.sql(
-        f"SELECT h.made_current_at AS at, h.snapshot_id, s.operation FROM {table}.history h "
-        f"JOIN {table}.snapshots s ON h.snapshot_id = s.snapshot_id WHERE h.is_current_ancestor "
-        "ORDER BY h.made_current_at").collect()
-
-
 def _last_change(spark, table: str):
-    """The table's last snapshot that changed rows (a compaction, `replace`, changes none), or None."""
-    return next((r for r in reversed(_ancestry(spark, table)) if r["operation"] != "replace"), None)
+    """(made_current_at, snapshot_id, operation) of the table's last snapshot that changed rows (of its
+    current lineage; a compaction, `replace`, changes none), or None."""
+    rows = spark.sql(
+        f"SELECT h.made_current_at AS at, h.snapshot_id, s.operation FROM {table}.history h "
+        f"JOIN {table}.snapshots s ON h.snapshot_id = s.snapshot_id "
+        "WHERE h.is_current_ancestor AND s.operation <> 'replace' ORDER BY h.made_current_at DESC LIMIT 1").collect()
+    return rows[0] if rows else None
 
 
 def batch_in_flight(spark, tables: LakeTables) -> bool:
@@ -127,18 +124,22 @@ def reconcile_tickets(spark, tables: LakeTables, hour: dt.datetime,
                       settle_seconds: float = SETTLE_SECONDS) -> rules.Discrepancies:
     """tickets_match_events for hour H: refold the tickets H touched from all their events.
 
-    A mismatch found while a batch is in flight (:func:`batch_in_flight`) may be that batch's: the
-    check waits for the tickets to change (up to ``settle_seconds`` in all) and compares again.
-    A mismatch that outlasts it, or is found with no batch in flight, is reported."""
+    A mismatch is compared again when it may be a batch's in flight (:func:`batch_in_flight` before or
+    after the comparison) or the tickets changed while it ran: after the tickets' next change, up to
+    ``settle_seconds`` in all. Otherwise, and once that time is up, it is reported. (0: no second look,
+    for a caller that holds the writer lock: no batch can be in flight.)"""
     deadline = time.monotonic() + settle_seconds
-    found = _compare_tickets(spark, tables, hour)
-    while not found.ok and batch_in_flight(spark, tables) and time.monotonic() < deadline:
-        folded = _last_change(spark, tables.tickets)
-        while time.monotonic() < deadline and _last_change(spark, tables.tickets) == folded:
-            time.sleep(_SETTLE_POLL_SECONDS)
-        log.info("tickets_match_events for %s: a batch was in flight, comparing again", format_hour(hour))
+    while True:
+        folded, in_flight = _last_change(spark, tables.tickets), batch_in_flight(spark, tables)
         found = _compare_tickets(spark, tables, hour)
-    return found
+        if found.ok or time.monotonic() >= deadline:
+            return found
+        if _last_change(spark, tables.tickets) == folded:
+            if not (in_flight or batch_in_flight(spark, tables)):
+                return found
+            while time.monotonic() < deadline and _last_change(spark, tables.tickets) == folded:
+                time.sleep(_SETTLE_POLL_SECONDS)
+        log.info("tickets_match_events for %s: a batch was in flight, comparing again", format_hour(hour))
 
 
 def _compare_tickets(spark, tables: LakeTables, hour: dt.datetime) -> rules.Discrepancies:
@@ -247,7 +248,7 @@ def backfill_and_recheck(spark, tables: LakeTables, landing, documentdb_writer,
     for hour, result in zip(hours, backfill_hours(spark, tables, landing, documentdb_writer, hours)):
         figures = {k: v for k, v in result.as_dict().items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         repairs.append(HourRepair(hour, figures, reconcile_raw(spark, tables, landing, hour),
-                                  reconcile_tickets(spark, tables, hour)))
+                                  reconcile_tickets(spark, tables, hour, settle_seconds=0)))
     return repairs
 
 
