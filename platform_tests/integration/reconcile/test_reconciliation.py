@@ -122,6 +122,8 @@ def test_a_batch_between_its_events_and_tickets_commits_is_waited_for_not_report
     finally:
         if batch.ident is not None:
             batch.join()
+        for view in ("in_flight_events", "in_flight_state"):  # SHOW TABLES of other tests would list them
+            spark.catalog.dropTempView(view)
         spark.sql(f"DELETE FROM {tables.events} WHERE event_id = 'e-late'")
         backfill_hours(spark, tables, lake.landing, lake.writer(mongo_client), [H10])  # e09 back, T2 refolded
     assert reconcile_tickets(spark, tables, H10).ok
