@@ -114,7 +114,7 @@ class HiveMigration:
         refuses the ALTER TABLE; one that allows them stores the trimmed names in the Hive table, which Hive
         readers then resolve by the wrong name. Either way such a table is not migrated. (A table Spark keeps
         in its own format, the metastore declaring another storage, has no column types in the metastore.)"""
-        if facts.storage_format and facts.storage_format != facts.format:
+        if facts.kept_in_sparks_format:
             return None
         padded = sql.padded_field_names(self.spark.table(self._live_source_ref()).schema)
         if not padded:

@@ -44,7 +44,7 @@ def ddl_type(data_type: DataType) -> str:
 
 def padded_field_names(data_type: DataType) -> list[str]:
     """Struct field names with a leading or trailing space, at any depth: Spark hands them to the Hive
-    metastore trimmed, which a metastore may refuse on ALTER TABLE (see `HiveMigration.alter_refusal`)."""
+    metastore trimmed, which a metastore may refuse on ALTER TABLE (see `HiveMigration.rename_refusal`)."""
     if isinstance(data_type, StructType):
         return [n for f in data_type.fields
                 for n in ([f.name] if f.name != f.name.strip() else []) + padded_field_names(f.dataType)]

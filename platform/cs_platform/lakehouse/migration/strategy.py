@@ -46,6 +46,12 @@ class TableFacts:
     # states recorded before it was collected (their strategy was chosen then).
     storage_format: str = ""
 
+    @property
+    def kept_in_sparks_format(self) -> bool:
+        """A Spark datasource table the metastore declares another storage for (Spark's own format, used
+        when Hive cannot represent its schema): the metastore holds no usable column types of it."""
+        return bool(self.storage_format) and self.storage_format != self.format
+
     def as_dict(self) -> dict:
         data = asdict(self)
         data["partition_columns"] = list(self.partition_columns)
@@ -92,7 +98,7 @@ def choose_strategy(facts: TableFacts, target_catalog: str, session_catalog: str
                                       "Hive bucketing cannot be adopted, rows are rewritten")
     if facts.format not in ADOPTABLE_FORMATS:
         return Strategy(CTAS_REWRITE, f"{facts.format} files cannot be read by Iceberg: rows are rewritten as Parquet")
-    if facts.storage_format and facts.storage_format != facts.format:
+    if facts.kept_in_sparks_format:
         return Strategy(CTAS_REWRITE, f"{facts.format} table kept in Spark's own metastore format (the metastore "
                                       f"declares {facts.storage_format} storage, as Spark does when Hive cannot "
                                       "represent its schema, e.g. a field name with a dash or a dot): Iceberg reads "
