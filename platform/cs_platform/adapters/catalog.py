@@ -89,9 +89,26 @@ def current_snapshot(spark, table: str) -> tuple[int | None, dict[str, str]]:
     of the `snapshots` and `history` metadata tables runs a Spark job (~200 ms), and a stream batch
     reads it six times. `refresh` also brings the session's cached table up to the latest commit.
     """
-    loaded = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
-    loaded.refresh()
-    snapshot = loaded.currentSnapshot()
+    snapshot = _loaded(spark, table).currentSnapshot()
     if snapshot is None:
         return None, {}
     return snapshot.snapshotId(), dict(snapshot.summary())
+
+
+def last_change(spark, table: str) -> tuple[int, int, str] | None:
+    """(committed at, epoch ms; snapshot id; operation) of the table's latest snapshot that changed rows:
+    the current one or its nearest remaining ancestor that is not a `replace` (a compaction changes none).
+    None when there is none. Read like :func:`current_snapshot`."""
+    loaded = _loaded(spark, table)
+    snapshot = loaded.currentSnapshot()
+    while snapshot is not None and snapshot.operation() == "replace":
+        parent = snapshot.parentId()
+        snapshot = None if parent is None else loaded.snapshot(parent)
+    return None if snapshot is None else (snapshot.timestampMillis(), snapshot.snapshotId(), snapshot.operation())
+
+
+def _loaded(spark, table: str):
+    """The table through Iceberg's Java API, refreshed to its latest commit."""
+    loaded = spark._jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
+    loaded.refresh()
+    return loaded

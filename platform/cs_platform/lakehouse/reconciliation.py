@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from cs_platform.adapters.catalog import last_change
 from cs_platform.adapters.lake_tables import LakeTables
 from cs_platform.adapters.spark import Persisted
 from cs_platform.logic import reconcile as rules
@@ -103,21 +104,12 @@ def _touched(spark, tables: LakeTables, hour: dt.datetime) -> DataFrame:
     return rules.touched_ticket_ids(spark.table(tables.events).select("ticket_id", "landing_hour"), hour)
 
 
-def _last_change(spark, table: str):
-    """(made_current_at, snapshot_id, operation) of the table's last snapshot that changed rows (of its
-    current lineage; a compaction, `replace`, changes none), or None."""
-    rows = spark.sql(
-        f"SELECT h.made_current_at AS at, h.snapshot_id, s.operation FROM {table}.history h "
-        f"JOIN {table}.snapshots s ON h.snapshot_id = s.snapshot_id "
-        "WHERE h.is_current_ancestor AND s.operation <> 'replace' ORDER BY h.made_current_at DESC LIMIT 1").collect()
-    return rows[0] if rows else None
-
-
-def batch_in_flight(spark, tables: LakeTables) -> bool:
-    """Events were appended after the tickets last changed: a batch may be between its events commit
-    and its tickets commit (refolding), when the two tables disagree for seconds."""
-    events, tickets = _last_change(spark, tables.events), _last_change(spark, tables.tickets)
-    return events is not None and events["operation"] == "append" and (tickets is None or events["at"] > tickets["at"])
+def batch_in_flight(events_change, tickets_change) -> bool:
+    """Events were appended after the tickets last changed (each a :func:`~cs_platform.adapters.catalog.last_change`):
+    a batch may be between its events commit and its tickets commit (refolding), when the two tables
+    disagree for seconds."""
+    return (events_change is not None and events_change[2] == "append"
+            and (tickets_change is None or events_change[0] > tickets_change[0]))
 
 
 def reconcile_tickets(spark, tables: LakeTables, hour: dt.datetime,
@@ -130,14 +122,15 @@ def reconcile_tickets(spark, tables: LakeTables, hour: dt.datetime,
     for a caller that holds the writer lock: no batch can be in flight.)"""
     deadline = time.monotonic() + settle_seconds
     while True:
-        folded, in_flight = _last_change(spark, tables.tickets), batch_in_flight(spark, tables)
+        folded = last_change(spark, tables.tickets)
+        in_flight = batch_in_flight(last_change(spark, tables.events), folded)
         found = _compare_tickets(spark, tables, hour)
         if found.ok or time.monotonic() >= deadline:
             return found
-        if _last_change(spark, tables.tickets) == folded:
-            if not (in_flight or batch_in_flight(spark, tables)):
+        if last_change(spark, tables.tickets) == folded:
+            if not (in_flight or batch_in_flight(last_change(spark, tables.events), folded)):
                 return found
-            while time.monotonic() < deadline and _last_change(spark, tables.tickets) == folded:
+            while time.monotonic() < deadline and last_change(spark, tables.tickets) == folded:
                 time.sleep(_SETTLE_POLL_SECONDS)
         log.info("tickets_match_events for %s: a batch was in flight, comparing again", format_hour(hour))
 
