@@ -93,6 +93,20 @@ def _insert_if_absent(target: str, source_view: str, on: str, columns: list[str]
     )
 
 
+def _collapse(target: str, source_view: str, keys: Iterable[str], columns: list[str], hours: Iterable[int | None]) -> str:
+    """MERGE that leaves one row per duplicated key: every copy matches the key's `delete` row and is
+    deleted, the key's `insert` row (matching nothing) is inserted (see `logic.reconcile.collapse_source`).
+    `hours` (epoch seconds) are those of the copies: only their days are read and rewritten."""
+    on = " AND ".join(f"t.{k} <=> s.{k}" for k in keys)
+    values = ", ".join(f"s.{c}" for c in columns)
+    return (
+        f"MERGE INTO {target} t USING {qualified(source_view)} s "
+        f"ON {on} AND s._side = 'delete' AND ({_landing_hour_in('t', hours)}) "
+        f"WHEN MATCHED THEN DELETE "
+        f"WHEN NOT MATCHED AND s._side = 'insert' THEN INSERT ({', '.join(columns)}) VALUES ({values})"
+    )
+
+
 def _landing_hour_in(alias: str, hours: Iterable[int | None]) -> str:
     """`alias.landing_hour` is one of `hours` (epoch seconds, or None for null): a predicate
     Iceberg prunes partitions with (the literals are integers: nothing textual reaches the SQL)."""
@@ -186,6 +200,15 @@ class LakeTables:
             f"WHEN MATCHED AND ({differs}) THEN UPDATE SET {sets} "
             f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
         )
+
+    def collapse_events_sql(self, source_view: str, landing_hours: Iterable[int | None]) -> str:
+        """One row per duplicated event_id (a repair; the stream never writes a duplicate)."""
+        return _collapse(self.events, source_view, ["event_id"], EVENT_COLUMNS, landing_hours)
+
+    def collapse_quarantine_sql(self, source_view: str, landing_hours: Iterable[int | None]) -> str:
+        """One row per duplicated quarantined line (source_file, line_number)."""
+        return _collapse(self.events_quarantine, source_view, ["source_file", "line_number", "landing_hour"],
+                         QUARANTINE_COLUMNS, landing_hours)
 
     # ---- running them -----------------------------------------------------------------------
 

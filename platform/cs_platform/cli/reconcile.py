@@ -101,4 +101,4 @@ def backfill(hour, first, last, namespace, documentdb_database, query_name, chec
         click.echo(f"{format_hour(when)}: lines={result.lines_read} valid={result.valid} "
                    f"quarantined={result.quarantined} new_events={result.new_events} "
                    f"new_quarantined={result.new_quarantined} tickets_changed={result.tickets_changed} "
-                   f"documentdb_writes={result.documentdb_writes}")
+                   f"documentdb_writes={result.documentdb_writes} duplicates_removed={result.duplicates_removed}")

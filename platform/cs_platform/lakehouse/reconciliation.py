@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from cs_platform.adapters.catalog import last_change
+from cs_platform.adapters.catalog import current_snapshot, last_change
 from cs_platform.adapters.lake_tables import LakeTables
 from cs_platform.adapters.spark import Persisted
 from cs_platform.logic import reconcile as rules
@@ -196,15 +197,56 @@ def quarantine_rate_of_hour(iceberg_catalog, tables: LakeTables, hour: dt.dateti
     return HourlyRate(quarantined=rows("events_quarantine"), valid=rows("events"))
 
 
+def collapse_duplicates(spark, tables: LakeTables, hour: dt.datetime) -> int:
+    """Leave one row of each event (its first delivery) and of each quarantined line that hour H's
+    rows hold twice (`duplicated_events`, `duplicated_quarantine`); returns the rows removed. One
+    MERGE per table, and none when there is nothing to collapse. Run under the writer lock."""
+    events = spark.table(tables.events)
+    quarantine = spark.table(tables.events_quarantine)
+    duplicated = [
+        (tables.events, events.join(rules.duplicated_event_ids(events.select(*rules.EVENT_KEY_COLUMNS), hour),
+                                    "event_id", "left_semi"),
+         ["event_id"], rules.EVENT_DELIVERY_ORDER, tables.collapse_events_sql),
+        (tables.events_quarantine,
+         quarantine.join(rules.duplicated_quarantine_lines(quarantine, hour), ["source_file", "line_number"],
+                         "left_semi").where(F.col("landing_hour") == F.lit(hour).cast("timestamp")),
+         ["source_file", "line_number", "landing_hour"], rules.QUARANTINE_ORDER, tables.collapse_quarantine_sql),
+    ]
+    removed = 0
+    keep = Persisted()
+    try:
+        for table, rows, keys, order, statement in duplicated:
+            rows = keep(rows)
+            hours = [r[0] for r in rows.select(F.col("landing_hour").cast("long")).distinct().collect()]
+            if not hours:
+                continue
+            view = f"csp_collapse_{uuid.uuid4().hex[:12]}"
+            rules.collapse_source(rows, keys, order).createOrReplaceTempView(view)
+            try:
+                before = int(current_snapshot(spark, table)[1].get("total-records", 0))
+                tables.run_merge(spark, table, statement(view, hours))
+                gone = before - int(current_snapshot(spark, table)[1].get("total-records", 0))
+            finally:
+                spark.catalog.dropTempView(view)
+            log.warning("%s: %d duplicated rows of %s removed", table, gone, format_hour(hour))
+            removed += gone
+    finally:
+        keep.release()
+    return removed
+
+
 def backfill_hours(spark, tables: LakeTables, landing, documentdb_writer, hours: Iterable[dt.datetime]) -> list:
-    """Re-run exactly these hours' raw files through the foreachBatch body (idempotent)."""
+    """Re-run exactly these hours' raw files through the foreachBatch body (idempotent), after
+    collapsing the hour's duplicated rows (whose tickets the batch then refolds)."""
     from cs_platform.streaming.batch import process_batch
 
     tables.ensure(spark)
     results = []
     for hour in hours:
+        removed = collapse_duplicates(spark, tables, hour)
         lines = raw_lines_of_hour(spark, landing, hour)
         result = process_batch(lines, tables, documentdb_writer, batch_token=f"backfill-{format_hour(hour)}")
+        result.duplicates_removed = removed
         log.info("backfilled %s: %s", format_hour(hour), result.as_dict())
         results.append(result)
     return results

@@ -12,12 +12,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 SAMPLE_SIZE = 20
 
-RAW_KINDS = ("missing_events", "missing_quarantine", "unexpected_events", "unexpected_quarantine")
+RAW_KINDS = ("missing_events", "missing_quarantine", "unexpected_events", "unexpected_quarantine",
+             "duplicated_events", "duplicated_quarantine")
 TICKET_KINDS = ("missing_tickets", "mismatched_tickets")
 DOCUMENT_KINDS = ("missing_documents", "mismatched_documents")
 
@@ -73,11 +74,12 @@ def raw_discrepancy_keys(
     raw_ids = raw_valid.select("event_id").distinct()
     raw_bad = raw_quarantined.select(quarantine_key(F.col("source_file"), F.col("line_number")).alias("key")).distinct()
     lake_ids = lake_events.select("event_id")
-    lake_ids_of_hour = lake_events.where(F.col("landing_hour") == hour_literal).select("event_id")
-    lake_bad = (
+    lake_ids_of_hour = lake_events.where(F.col("landing_hour") == hour_literal).select("event_id").distinct()
+    lake_bad_rows = (
         lake_quarantine_of_hour.where(F.col("landing_hour") == hour_literal)
         .select(quarantine_key(F.col("source_file"), F.col("line_number")).alias("key"))
     )
+    lake_bad = lake_bad_rows.distinct()
 
     missing_events = raw_ids.join(lake_ids, "event_id", "left_anti").select(
         F.lit("missing_events").alias("kind"), F.col("event_id").alias("key"))
@@ -87,7 +89,49 @@ def raw_discrepancy_keys(
         F.lit("missing_quarantine").alias("kind"), "key")
     unexpected_quarantine = lake_bad.join(raw_bad, "key", "left_anti").select(
         F.lit("unexpected_quarantine").alias("kind"), "key")
-    return missing_events.unionByName(missing_quarantine).unionByName(unexpected_events).unionByName(unexpected_quarantine)
+    duplicated_events = duplicated_event_ids(lake_events, hour).select(
+        F.lit("duplicated_events").alias("kind"), F.col("event_id").alias("key"))
+    duplicated_quarantine = _held_twice(lake_bad_rows, ["key"]).select(F.lit("duplicated_quarantine").alias("kind"), "key")
+    return (missing_events.unionByName(missing_quarantine).unionByName(unexpected_events)
+            .unionByName(unexpected_quarantine).unionByName(duplicated_events).unionByName(duplicated_quarantine))
+
+
+def _held_twice(rows: DataFrame, keys: list[str]) -> DataFrame:
+    return rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("_rows")).where(F.col("_rows") > 1).select(*keys)
+
+
+def duplicated_event_ids(lake_events: DataFrame, hour: dt.datetime) -> DataFrame:
+    """``event_id`` of hour H's lake rows that lake.cs.events holds more than once (in any hours).
+
+    The stream never writes one: its insert-if-absent MERGE runs under the query's lock. An insert-only
+    MERGE commits as a plain append, though, so two writers outside that lock (two queries on one landing
+    zone, a hand-run INSERT) can both insert an event; so can a restore of old files."""
+    of_hour = lake_events.where(F.col("landing_hour") == F.lit(hour).cast("timestamp")).select("event_id").distinct()
+    return _held_twice(lake_events.select("event_id").join(of_hour, "event_id", "left_semi"), ["event_id"])
+
+
+def duplicated_quarantine_lines(lake_quarantine: DataFrame, hour: dt.datetime) -> DataFrame:
+    """``source_file``, ``line_number`` of the lines hour H's quarantine holds more than once (a line's
+    rows all have its file's hour)."""
+    of_hour = lake_quarantine.where(F.col("landing_hour") == F.lit(hour).cast("timestamp"))
+    return _held_twice(of_hour, ["source_file", "line_number"])
+
+
+EVENT_DELIVERY_ORDER = ("landing_hour", "source_file", "line_number", "ingested_at")
+QUARANTINE_ORDER = ("ingested_at", "reason")
+
+
+def collapse_source(rows: DataFrame, keys: Iterable[str], order: Iterable[str]) -> DataFrame:
+    """The source of a MERGE that leaves one row per key of ``rows`` (every row of each duplicated
+    key): per key a ``delete`` row (its key only), which matches every copy, and the key's first row in
+    ``order`` (nulls last) as ``insert``, which matches none (column ``_side``). One commit: a reader
+    never sees a key without its row."""
+    keys = list(keys)
+    first = Window.partitionBy(*keys).orderBy(*[F.col(c).asc_nulls_last() for c in order])
+    kept = (rows.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1).drop("_n")
+            .withColumn("_side", F.lit("insert")))
+    markers = rows.select(*keys).distinct().withColumn("_side", F.lit("delete"))
+    return kept.unionByName(markers, allowMissingColumns=True)
 
 
 def summarize(keys: DataFrame, kinds: Iterable[str]) -> Discrepancies:

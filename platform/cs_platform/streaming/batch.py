@@ -45,6 +45,7 @@ class BatchResult:
     tickets_changed: int = 0
     documentdb_writes: int = 0
     documentdb_stale: int = 0
+    duplicates_removed: int = 0  # a backfill's: rows two writers outside the lock had both inserted
     snapshot_ids: dict[str, int | None] = field(default_factory=dict)
     landing_hours: list[str] = field(default_factory=list)  # ISO, UTC, start of each Firehose hour
     per_hour: dict[str, dict[str, int]] = field(default_factory=dict)  # hour -> lines_read, valid, quarantined

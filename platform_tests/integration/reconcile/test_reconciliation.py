@@ -16,7 +16,8 @@ from platform_tests.integration.reconcile.conftest import H9, H10, H11, source_f
 from platform_tests.integration.reconcile.locking import once_run_releasing_after, refusal
 from platform_tests.integration.reconcile.snapshots import assert_unchanged, snapshot
 
-ZERO_RAW = {"missing_events": 0, "missing_quarantine": 0, "unexpected_events": 0, "unexpected_quarantine": 0}
+ZERO_RAW = {"missing_events": 0, "missing_quarantine": 0, "unexpected_events": 0, "unexpected_quarantine": 0,
+            "duplicated_events": 0, "duplicated_quarantine": 0}
 
 
 def test_a_freshly_processed_landing_zone_reconciles_every_hour(spark, lake, mongo_client):
@@ -56,7 +57,8 @@ def test_a_lost_raw_file_is_detected_and_backfilled(spark, lake, mongo_client):
     assert found.counts == {**ZERO_RAW, "missing_events": 3, "missing_quarantine": 2}
     assert found.samples == {"missing_events": ["e04", "e05", "e06"],
                              "missing_quarantine": [f"{lost}:2", f"{lost}:6"],
-                             "unexpected_events": [], "unexpected_quarantine": []}
+                             "unexpected_events": [], "unexpected_quarantine": [], "duplicated_events": [],
+                             "duplicated_quarantine": []}
     backfill_hours(spark, lake.tables, lake.landing, lake.writer(mongo_client), [H10])
     assert reconcile_raw(spark, lake.tables, lake.landing, H10).ok
     assert_unchanged(before, snapshot(spark, lake, mongo_client), reinserted_events={"e04", "e05", "e06"},
@@ -80,6 +82,39 @@ def test_rows_claiming_an_hour_without_raw_lines_are_unexpected(spark, lake):
     assert found.samples["unexpected_events"] == ["ghost"]
     assert found.samples["unexpected_quarantine"] == [f"{source}:42"]
     assert reconcile_raw(spark, lake.tables, lake.landing, H10).ok
+
+
+def test_rows_written_twice_are_duplicated_and_backfill_keeps_each_first_delivery(spark, lake, mongo_client):
+    """Two writers outside the query's lock (two query names on one landing zone, a hand-run INSERT) can
+    both insert a row: an insert-only MERGE commits as a plain append, with no conflict check."""
+    from cs_platform.adapters.lake_tables import EVENT_COLUMNS
+
+    before = snapshot(spark, lake, mongo_client)
+    events, quarantine = lake.tables.events, lake.tables.events_quarantine
+    source = source_file_of(spark, lake, "e04")  # file b of hour 10
+    # e05 copied as it is; e01's hour-10 re-delivery (file b, line 4) inserted beside its hour-9 row
+    spark.sql(f"INSERT INTO {events} SELECT * FROM {events} WHERE event_id = 'e05'")
+    redelivery = {"source_file": f"'{source}'", "line_number": "4L", "landing_hour": "timestamp'2026-11-26 10:00:00'"}
+    spark.sql(f"INSERT INTO {events} SELECT {', '.join(redelivery.get(c, c) for c in EVENT_COLUMNS)} "
+              f"FROM {events} WHERE event_id = 'e01'")
+    spark.sql(f"INSERT INTO {quarantine} SELECT * FROM {quarantine} WHERE source_file = '{source}' AND line_number = 2")
+
+    found = reconcile_raw(spark, lake.tables, lake.landing, H10)
+
+    assert found.counts == {**ZERO_RAW, "duplicated_events": 2, "duplicated_quarantine": 1}
+    assert (found.samples["duplicated_events"], found.samples["duplicated_quarantine"]) == (["e01", "e05"],
+                                                                                            [f"{source}:2"])
+    assert reconcile_raw(spark, lake.tables, lake.landing, H9).counts == {**ZERO_RAW, "duplicated_events": 1}
+    assert reconcile_tickets(spark, lake.tables, H10).ok  # an event counts once however often it is stored
+    [result] = backfill_hours(spark, lake.tables, lake.landing, lake.writer(mongo_client), [H10])
+    assert (result.duplicates_removed, result.new_events, result.new_quarantined) == (3, 0, 0)
+    assert reconcile_raw(spark, lake.tables, lake.landing, H10).ok
+    assert reconcile_raw(spark, lake.tables, lake.landing, H9).ok
+    assert spark.table(events).count() == len(before["events"])
+    assert spark.table(quarantine).count() == len(before["quarantine"])
+    assert_unchanged(before, snapshot(spark, lake, mongo_client))  # e01 kept its hour-9 row, ingested_at and all
+    [again] = backfill_hours(spark, lake.tables, lake.landing, lake.writer(mongo_client), [H10])
+    assert again.duplicates_removed == 0
 
 
 def test_a_batch_between_its_events_and_tickets_commits_is_waited_for_not_reported(spark, lake, mongo_client):
@@ -188,10 +223,12 @@ def test_cli_reconcile_exits_1_with_counts_and_backfill_repairs_the_hour(spark, 
 
     assert bad.exit_code == 1
     assert bad.output.splitlines() == ["hour 2026-11-26T10: NOT reconciled", "  missing_events: 1  e.g. e06",
-                                       "  missing_quarantine: 0", "  unexpected_events: 0", "  unexpected_quarantine: 0"]
+                                       "  missing_quarantine: 0", "  unexpected_events: 0", "  unexpected_quarantine: 0",
+                                       "  duplicated_events: 0", "  duplicated_quarantine: 0"]
     fixed = runner.invoke(cli, ["backfill", "--hour", "2026-11-26T10", *where, "--documentdb-database", lake.database])
     assert (fixed.exit_code, fixed.output) == (0, "2026-11-26T10: lines=10 valid=7 quarantined=3 new_events=1 "
-                                                  "new_quarantined=0 tickets_changed=0 documentdb_writes=3\n")
+                                                  "new_quarantined=0 tickets_changed=0 documentdb_writes=3 "
+                                                  "duplicates_removed=0\n")
     assert runner.invoke(cli, ["reconcile", "--hour", "2026-11-26T10", "--tickets", *where]).exit_code == 0
     assert_unchanged(before, snapshot(spark, lake, mongo_client), reinserted_events={"e06"})
 

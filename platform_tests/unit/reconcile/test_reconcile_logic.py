@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from cs_platform.logic.reconcile import (
+    EVENT_DELIVERY_ORDER,
     SAMPLE_SIZE,
+    collapse_source,
     compare_documents,
     compare_tickets,
     quarantine_rate,
@@ -36,22 +38,24 @@ def test_reconciled_hour_counts_zero_and_redelivery_of_an_older_event_is_not_mis
 
     assert result.ok
     assert result.counts == {"missing_events": 0, "missing_quarantine": 0, "unexpected_events": 0,
-                             "unexpected_quarantine": 0}
+                             "unexpected_quarantine": 0, "duplicated_events": 0, "duplicated_quarantine": 0}
 
 
 def test_every_discrepancy_kind_is_counted_with_sorted_samples(spark):
     raw_valid = spark.createDataFrame([("e1",), ("e2",), ("e3",), ("e3",)], "event_id string")
     raw_bad = _quarantine(spark, [("f1", 3, H), ("f1", 7, H)])
-    lake = _events(spark, [("e1", H), ("x1", H), ("x2", H_NEXT)])
-    lake_q = _quarantine(spark, [("f1", 3, H), ("f2", 9, H), ("f3", 1, H_NEXT)])
+    # held twice: e1 (in H and the hour before), x1 and f2:9 (in H); x2 and f3:1 (another hour only)
+    lake = _events(spark, [("e1", H), ("e1", H_PREV), ("x1", H), ("x1", H), ("x2", H_NEXT), ("x2", H_NEXT)])
+    lake_q = _quarantine(spark, [("f1", 3, H), ("f2", 9, H), ("f2", 9, H), ("f3", 1, H_NEXT), ("f3", 1, H_NEXT)])
 
     result = reconcile_hour(raw_valid, raw_bad, lake, lake_q, H)
 
     assert not result.ok
     assert result.counts == {"missing_events": 2, "missing_quarantine": 1, "unexpected_events": 1,
-                             "unexpected_quarantine": 1}
+                             "unexpected_quarantine": 1, "duplicated_events": 2, "duplicated_quarantine": 1}
     assert result.samples == {"missing_events": ["e2", "e3"], "missing_quarantine": ["f1:7"],
-                              "unexpected_events": ["x1"], "unexpected_quarantine": ["f2:9"]}
+                              "unexpected_events": ["x1"], "unexpected_quarantine": ["f2:9"],
+                              "duplicated_events": ["e1", "x1"], "duplicated_quarantine": ["f2:9"]}
     assert result.as_metadata()["missing_events_samples"] == ["e2", "e3"]
 
 
@@ -106,3 +110,16 @@ def test_document_comparison_tolerates_bson_millisecond_dates_and_names_fields()
 def test_quarantine_rate():
     assert quarantine_rate(0, 0) == 0.0
     assert quarantine_rate(1, 3) == 0.25
+
+
+def test_collapse_source_deletes_every_copy_and_inserts_each_first_delivery(spark):
+    rows = spark.createDataFrame([
+        ("e1", H, "f2", 1, None), ("e1", H_PREV, "f9", 5, None), ("e1", H, "f1", 7, None),  # first: hour 9
+        ("e2", H, "f1", 3, None), ("e2", H, "f1", 3, None),  # exact copies: one stays
+    ], "event_id string, landing_hour timestamp, source_file string, line_number long, ingested_at timestamp")
+
+    source = collapse_source(rows, ["event_id"], EVENT_DELIVERY_ORDER)
+
+    got = sorted((r._side, r.event_id, r.source_file, r.line_number) for r in source.collect())
+    assert got == [("delete", "e1", None, None), ("delete", "e2", None, None),
+                   ("insert", "e1", "f9", 5), ("insert", "e2", "f1", 3)]
