@@ -73,8 +73,8 @@ def raw_discrepancy_keys(
     hour_literal = F.lit(hour).cast("timestamp")
     raw_ids = raw_valid.select("event_id").distinct()
     raw_bad = raw_quarantined.select(quarantine_key(F.col("source_file"), F.col("line_number")).alias("key")).distinct()
-    lake_ids = lake_events.select("event_id")
-    lake_ids_of_hour = lake_events.where(F.col("landing_hour") == hour_literal).select("event_id").distinct()
+    lake_ids = _lake_event_ids(lake_events, hour)
+    lake_ids_of_hour = lake_ids.where(F.col("_in_hour"))
     lake_bad_rows = (
         lake_quarantine_of_hour.where(F.col("landing_hour") == hour_literal)
         .select(quarantine_key(F.col("source_file"), F.col("line_number")).alias("key"))
@@ -89,7 +89,7 @@ def raw_discrepancy_keys(
         F.lit("missing_quarantine").alias("kind"), "key")
     unexpected_quarantine = lake_bad.join(raw_bad, "key", "left_anti").select(
         F.lit("unexpected_quarantine").alias("kind"), "key")
-    duplicated_events = duplicated_event_ids(lake_events, hour).select(
+    duplicated_events = lake_ids_of_hour.where(F.col("_rows") > 1).select(
         F.lit("duplicated_events").alias("kind"), F.col("event_id").alias("key"))
     duplicated_quarantine = _held_twice(lake_bad_rows, ["key"]).select(F.lit("duplicated_quarantine").alias("kind"), "key")
     return (missing_events.unionByName(missing_quarantine).unionByName(unexpected_events)
@@ -106,8 +106,16 @@ def duplicated_event_ids(lake_events: DataFrame, hour: dt.datetime) -> DataFrame
     The stream never writes one: its insert-if-absent MERGE runs under the query's lock. An insert-only
     MERGE commits as a plain append, though, so two writers outside that lock (two queries on one landing
     zone, a hand-run INSERT) can both insert an event; so can a restore of old files."""
-    of_hour = lake_events.where(F.col("landing_hour") == F.lit(hour).cast("timestamp")).select("event_id").distinct()
-    return _held_twice(lake_events.select("event_id").join(of_hour, "event_id", "left_semi"), ["event_id"])
+    ids = _lake_event_ids(lake_events, hour)
+    return ids.where(F.col("_in_hour") & (F.col("_rows") > 1)).select("event_id")
+
+
+def _lake_event_ids(lake_events: DataFrame, hour: dt.datetime) -> DataFrame:
+    """Per event_id of the lake: ``_rows`` stored, ``_in_hour`` (one of them landed in hour H). One
+    aggregation serves the missing, unexpected and duplicated events (a check reads every hour's keys)."""
+    return lake_events.groupBy("event_id").agg(
+        F.count(F.lit(1)).alias("_rows"),
+        F.coalesce(F.max(F.col("landing_hour") == F.lit(hour).cast("timestamp")), F.lit(False)).alias("_in_hour"))
 
 
 def duplicated_quarantine_lines(lake_quarantine: DataFrame, hour: dt.datetime) -> DataFrame:

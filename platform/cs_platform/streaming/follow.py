@@ -56,8 +56,10 @@ def observe(settings, query_name: str, cursor: FollowCursor, may_request: bool =
     not started its query yet (queued, or starting Spark): it holds no lock, but it will take the files."""
     checkpoint = checkpoint_location(settings, query_name)
     entries, position = progress_log(settings, query_name).read(cursor.progress)
-    committed = set(committed_batches(checkpoint, settings))
-    fresh = [e for e in entries if not e.get("dagster_run_id") and e.get("batch_id") in committed]
+    # Batch ids commit in order, and Spark keeps only the latest commit files (minBatchesToRetain,
+    # 100): a sensor that was off for longer than 100 batches finds its entries' commits purged.
+    last_commit = max(committed_batches(checkpoint, settings), default=-1)
+    fresh = [e for e in entries if not e.get("dagster_run_id") and -1 < e.get("batch_id", -1) <= last_commit]
     obs = Observation(cursor=replace(cursor, progress=position),
                       runless=hour_metadata(fresh), running=checkpoint_holder(settings, query_name))
     if obs.running is not None:  # a query is at work (continuous, or a run/CLI availableNow): it will pick files up

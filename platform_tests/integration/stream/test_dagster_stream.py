@@ -162,6 +162,28 @@ def test_sensor_reports_runless_hours_from_the_progress_log_of_a_real_query(spar
     assert again.asset_events == [] and again.run_requests == []
 
 
+def test_sensor_reports_hours_of_batches_whose_commit_files_spark_has_purged(spark, located):
+    """Spark keeps the latest `minBatchesToRetain` commits (100): a sensor off for longer must still
+    report the batches before them (here 1 is kept, so batch 0's commit file is gone)."""
+    for hour in (9, 10, 11):
+        write_landing_file(located["landing"], utc(2026, 11, 26, hour), [
+            event_line(f"e{hour}", "ticket_created", f"T{hour}", 1, T, customer_id="c1", channel="chat")])
+    before = evaluate()
+    spark.conf.set("spark.sql.streaming.minBatchesToRetain", "1")
+    try:
+        start_stream(spark, located["settings"], once=True, tables=located["tables"], writer=located["writer"](),
+                     max_files_per_trigger=1)
+    finally:
+        spark.conf.unset("spark.sql.streaming.minBatchesToRetain")
+    commits = located["checkpoints"] / "cs_events" / "commits"
+    assert sorted(p.name for p in commits.iterdir() if p.name.isdigit()) == ["1", "2"]
+
+    after = evaluate(before.cursor)
+
+    assert sorted({e.partition for e in after.asset_events}) == [
+        "2026-11-26-09:00", "2026-11-26-10:00", "2026-11-26-11:00"]
+
+
 def test_cs_stream_job_materializes_touched_hours(located):
     two_hours(located["landing"])
     instance = dg.DagsterInstance.ephemeral()
