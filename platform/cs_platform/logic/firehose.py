@@ -51,6 +51,7 @@ def landing_hour_of_key(key: str) -> dt.datetime | None:
 # ---- landing report: what is new since the last look -----------------------------------------
 
 DEFAULT_LOOKBACK_SECONDS = 600
+FIRST_LOOK_SECONDS = 24 * 3600  # objects that landed longer ago before the sensor's first tick are not reported
 
 
 @dataclass
@@ -93,10 +94,11 @@ class LandingCursor:
                            "recent": {str(sec): "".join(sorted(d)) for sec, d in sorted(self.recent.items())}},
                           separators=(",", ":"))
 
-    @property
-    def list_since(self) -> float | None:
-        """List objects modified at or after this (epoch seconds); None: list everything."""
-        return None if self.watermark is None else self.watermark - self.lookback
+    def list_since(self, now: float) -> float:
+        """List objects modified at or after this (epoch seconds). Without a watermark (the first
+        tick) ``FIRST_LOOK_SECONDS`` before ``now``: an existing archive is not listed whole (on S3,
+        1M keys take over a minute, beyond a sensor's 60 s, and a tick that times out saves no cursor)."""
+        return now - FIRST_LOOK_SECONDS if self.watermark is None else self.watermark - self.lookback
 
     def seen(self, key: str) -> bool:
         return any(self.digest(key) in d for d in self.recent.values())

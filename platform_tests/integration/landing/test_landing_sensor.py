@@ -103,6 +103,17 @@ def test_objects_outside_the_layout_are_not_reported(landing, instance):
         [], f"no new objects in {landing.uri}", result.cursor)
 
 
+def test_the_first_tick_looks_back_a_day_not_over_the_whole_archive(landing, instance):
+    now = time.time()
+    put(landing, "2026/11/20/10/cs-events-1-2026-11-20-10-00-00-old", b"a", now - 2 * 86400)
+    put(landing, "2026/11/26/10/cs-events-1-2026-11-26-10-00-00-new", b"bb", now - 86400 + 60)
+
+    first = tick(instance, None)
+
+    assert reported(first) == {"2026-11-26-10:00": (1, 2, pytest.approx(now - 86400 + 60))}
+    assert tick(instance, first.cursor).asset_events == []
+
+
 def test_materializations_land_in_the_instance_as_partitions(landing, instance):
     now = time.time()
     put(landing, "2026/11/26/10/cs-events-1-2026-11-26-10-00-00-a", b"abc", now - 10)
@@ -119,7 +130,7 @@ def test_cursor_survives_serialization():
     parsed = LandingCursor.parse(cursor.serialize())
     assert parsed.watermark == 1000.5 and parsed.recent == cursor.recent
     assert parsed.seen("k1") and not parsed.seen("k3")
-    assert parsed.list_since == 1000.5 - 600
+    assert parsed.list_since(now=5000.0) == 1000.5 - 600
 
 
 def json_watermark(cursor: str) -> float:

@@ -8,6 +8,8 @@ cursor (see `LandingCursor`) makes sure no object is reported twice.
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
 
 from cs_platform.adapters.landing import LandingZone
@@ -42,7 +44,7 @@ def hour_materialization(report: HourReport, landing_uri: str) -> dg.AssetMateri
 def landing_sensor(context: dg.SensorEvaluationContext, settings: SettingsResource) -> dg.SensorResult:
     landing = LandingZone.from_settings(settings.get())
     cursor = LandingCursor.parse(context.cursor)
-    files = landing.list_files(since_mtime=cursor.list_since)
+    files = landing.list_files(since_mtime=cursor.list_since(time.time()))
     reports, unplaced, next_cursor = report_new_files(files, cursor)
     first = landing_hours.start
     events = [hour_materialization(r, landing.uri) for hour, r in reports.items() if hour >= first]
