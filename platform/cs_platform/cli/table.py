@@ -110,7 +110,8 @@ def read(name: str, at_snapshot, at_timestamp, limit: int) -> None:
 @click.option("--to-timestamp", default=None, help="the state the table had at this moment (ISO-8601)")
 @_errors
 def rollback(name: str, to_snapshot, to_timestamp) -> None:
-    """Make a snapshot current again (backwards, or forwards after a rollback)."""
+    """Make a snapshot current again (backwards, or forwards after a rollback if nothing was
+    committed since: that would be discarded, so it is refused)."""
     from cs_platform.lakehouse.table_ops import rollback as rollback_table
 
     _echo(rollback_table(*_catalog_and_ref(name), to_snapshot=to_snapshot, to_timestamp=to_timestamp))
@@ -121,12 +122,13 @@ def rollback(name: str, to_snapshot, to_timestamp) -> None:
 @click.argument("tag_name")
 @click.option("--snapshot", type=int, default=None, help="default: the current snapshot")
 @click.option("--retain-days", type=int, default=None)
+@click.option("--move", is_flag=True, help="move the tag if it names another snapshot (refused otherwise)")
 @_errors
-def tag(name: str, tag_name: str, snapshot, retain_days) -> None:
-    """Name a snapshot so that snapshot expiry keeps it."""
+def tag(name: str, tag_name: str, snapshot, retain_days, move: bool) -> None:
+    """Name a snapshot so that snapshot expiry keeps it; an existing tag moves only with --move."""
     from cs_platform.lakehouse.table_ops import tag as tag_snapshot
 
-    _echo(tag_snapshot(*_catalog_and_ref(name), tag_name, snapshot, retain_days))
+    _echo(tag_snapshot(*_catalog_and_ref(name), tag_name, snapshot, retain_days, move=move))
 
 
 @table.command("add-column")
@@ -149,7 +151,8 @@ def add_column(name: str, column: str, type_: str, after, first: bool) -> None:
 @click.argument("new_name")
 @_errors
 def rename_column(name: str, column: str, new_name: str) -> None:
-    """Rename a column; data written before reads under the new name."""
+    """Rename a column; data written before reads under the new name. Refused for the columns the
+    stream writes (of events, events_quarantine and tickets)."""
     from cs_platform.lakehouse.table_ops import rename_column as rename
 
     _echo(rename(*_catalog_and_ref(name), column, new_name))

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 from cs_platform.adapters.catalog import current_snapshot
 from cs_platform.adapters.identifiers import InvalidIdentifier, table_name, validate_identifier
+from cs_platform.adapters.lake_tables import EVENT_COLUMNS, QUARANTINE_COLUMNS, TICKET_VALUE_COLUMNS
 
 
 class TableOpError(ValueError):
@@ -198,7 +199,10 @@ def rollback(catalog, ref: TableRef, to_snapshot: int | None = None,
     """Make a snapshot current again: backwards (rollback) or forwards (after a rollback).
 
     By timestamp, the target is the snapshot that was current at that moment, so a rollback
-    can itself be undone by rolling forward to a later moment.
+    can itself be undone by rolling forward to a later moment. Forwards only as a fast-forward:
+    when something was committed since the rollback (the stream goes on writing), the target is
+    not a descendant of the current snapshot and making it current would silently drop those
+    commits; that is refused, naming them.
     """
     from pyiceberg.table.snapshots import ancestors_of
 
@@ -212,19 +216,35 @@ def rollback(catalog, ref: TableRef, to_snapshot: int | None = None,
     previous = _current_id(table)
     if previous == target:
         return {"previous_snapshot_id": previous, "current_snapshot_id": previous, "changed": False}
-    ancestor = target in {s.snapshot_id for s in ancestors_of(table.current_snapshot(), table.metadata)}
+    lineage = [s.snapshot_id for s in ancestors_of(table.current_snapshot(), table.metadata)]
+    ancestor = target in lineage
+    if not ancestor:  # forwards: only if the target descends from the current snapshot
+        kept = {s.snapshot_id for s in ancestors_of(table.snapshot_by_id(target), table.metadata)}
+        dropped = [snapshot_id for snapshot_id in reversed(lineage) if snapshot_id not in kept]
+        if dropped:
+            raise TableOpError(
+                f"cannot roll {ref} forward to snapshot {target}: it does not descend from the current snapshot "
+                f"{previous}, so it would discard snapshot(s) {', '.join(map(str, dropped))} committed since; "
+                f"roll forward only to a descendant of {previous}, or copy the rows you need from snapshot "
+                f"{target} (time travel: VERSION AS OF {target}) into the table"
+            )
     with table.manage_snapshots() as manage:
         if ancestor:
             manage.rollback_to_snapshot(target)
-        else:  # forwards: a snapshot a rollback left behind
+        else:  # forwards: a fast-forward to a snapshot a rollback left behind
             manage.set_current_snapshot(snapshot_id=target)
     return {"previous_snapshot_id": previous, "current_snapshot_id": target, "changed": True,
             "procedure": "rollback_to_snapshot" if ancestor else "set_current_snapshot"}
 
 
-def tag(catalog, ref: TableRef, tag_name: str, snapshot_id: int | None = None, retain_days: int | None = None) -> dict:
-    """Name a snapshot (default: the current one) so that snapshot expiry keeps it; an existing
-    tag of that name is moved."""
+def tag(catalog, ref: TableRef, tag_name: str, snapshot_id: int | None = None, retain_days: int | None = None,
+        move: bool = False) -> dict:
+    """Name a snapshot (default: the current one) so that snapshot expiry keeps it.
+
+    A tag of that name on another snapshot is moved only if ``move`` (the result then says
+    ``moved_from``): moving it silently would let expiry remove the snapshot it named. Tagging the
+    snapshot the tag already names changes nothing (``changed`` false) unless ``retain_days`` differs.
+    """
     from pyiceberg.table.refs import SnapshotRefType
 
     name = validate_identifier(tag_name, "tag name")
@@ -239,11 +259,25 @@ def tag(catalog, ref: TableRef, tag_name: str, snapshot_id: int | None = None, r
     existing = table.metadata.refs.get(name)
     if existing is not None and existing.snapshot_ref_type != SnapshotRefType.TAG:
         raise TableOpError(f"{name} is a branch of {ref}, not a tag: choose another name")
+    max_ref_age_ms = int(retain_days) * 86_400_000 if retain_days else None
+    result = {"tag": name, "snapshot_id": target, "changed": True}
+    if existing is not None and existing.snapshot_id == target:
+        if retain_days is None or existing.max_ref_age_ms == max_ref_age_ms:
+            return {**result, "changed": False}
+        result["retain_days"] = int(retain_days)
+    elif existing is not None:
+        if not move:
+            raise TableOpError(
+                f"tag {name} of {ref} already names snapshot {existing.snapshot_id}: moving it to {target} would let "
+                f"snapshot expiry remove {existing.snapshot_id}; choose another tag name, or move it explicitly "
+                "(`csp table tag ... --move`; in Dagster: the table_tag job with config move: true)"
+            )
+        result["moved_from"] = existing.snapshot_id
     with table.manage_snapshots() as manage:
         if existing is not None:
             manage.remove_tag(name)
-        manage.create_tag(target, name, max_ref_age_ms=int(retain_days) * 86_400_000 if retain_days else None)
-    return {"tag": name, "snapshot_id": target}
+        manage.create_tag(target, name, max_ref_age_ms=max_ref_age_ms)
+    return result
 
 
 def _iceberg_type(spark_type: str):
@@ -318,10 +352,26 @@ def add_column(catalog, ref: TableRef, name: str, type_: str, first: bool = Fals
     return {"added": name, "type": col_type}
 
 
+# The stream's MERGEs name each of these columns (cs_platform.adapters.lake_tables): renamed, every
+# later batch of the stream would fail on the old name.
+_STREAM_COLUMNS = {
+    "events": frozenset(EVENT_COLUMNS),
+    "events_quarantine": frozenset(QUARANTINE_COLUMNS),
+    "tickets": frozenset(["ticket_id", *TICKET_VALUE_COLUMNS]),
+}
+
+
 def rename_column(catalog, ref: TableRef, old: str, new: str) -> dict:
+    """Rename a column; refused for the columns the stream writes by name (in any namespace)."""
     table = _load(catalog, ref)
     _field_type(table, ref, old)
     validate_identifier(new, "column name")
+    if old.lower() in _STREAM_COLUMNS.get(ref.name.lower(), ()):
+        raise TableOpError(
+            f"cannot rename column {old!r} of {ref}: the stream's MERGE into {ref.name} names it "
+            "(cs_platform/adapters/lake_tables.py), so every later batch would fail; keep the name, or add a "
+            "column and copy the values into it"
+        )
     _evolve(table, ref, lambda update: update.rename_column(old, new))
     return {"renamed": old, "to": new}
 

@@ -33,7 +33,8 @@ def test_table_commands(spark, namespace):
     assert _lines(_csp("table", "read", name, "--at-snapshot", str(first))) == [{"id": 1, "name": "ann"}]
     assert _lines(_csp("table", "rollback", name, "--to-snapshot", str(first))) == [
         {"changed": True, "current_snapshot_id": first, "previous_snapshot_id": second, "procedure": "rollback_to_snapshot"}]
-    assert _lines(_csp("table", "tag", name, "rolled_back")) == [{"snapshot_id": first, "tag": "rolled_back"}]
+    assert _lines(_csp("table", "tag", name, "rolled_back")) == [
+        {"changed": True, "snapshot_id": first, "tag": "rolled_back"}]
     assert _csp("table", "rename-column", name, "name", "full_name").exit_code == 0
     assert _csp("table", "widen", name, "id", "bigint").exit_code == 0
     assert _lines(_csp("table", "snapshots", name))[-1] == {"refs": {"main": first, "rolled_back": first}}
@@ -48,6 +49,35 @@ def test_table_commands(spark, namespace):
     assert bad_widen.exit_code == 2
     assert bad_widen.output.splitlines()[-1] == (
         "Error: cannot widen string to int: allowed are int -> bigint, float -> double, decimal(p,s) -> decimal(P,s) with P > p")
+
+
+def test_table_refusals_are_usage_errors_and_tag_moves_with_move(spark, namespace):
+    ref = TableRef.parse(f"{namespace}.people")
+    spark.sql(f"CREATE TABLE {ref.sql} (id INT, name STRING) USING iceberg")
+    spark.sql(f"INSERT INTO {ref.sql} VALUES (1, 'ann')")
+    first = table_ops.current_snapshot_id(spark, ref)
+    spark.sql(f"INSERT INTO {ref.sql} VALUES (2, 'bob')")
+    second = table_ops.current_snapshot_id(spark, ref)
+    name = f"{namespace}.people"
+
+    assert _csp("table", "tag", name, "before_release", "--snapshot", str(first)).exit_code == 0
+    again = _csp("table", "tag", name, "before_release")
+    assert (again.exit_code, again.output.splitlines()[-1]) == (2, (
+        f"Error: tag before_release of {ref} already names snapshot {first}: moving it to {second} would let "
+        f"snapshot expiry remove {first}; choose another tag name, or move it explicitly "
+        "(`csp table tag ... --move`; in Dagster: the table_tag job with config move: true)"))
+    assert _lines(_csp("table", "tag", name, "before_release", "--move")) == [
+        {"changed": True, "moved_from": first, "snapshot_id": second, "tag": "before_release"}]
+
+    _csp("table", "rollback", name, "--to-snapshot", str(first))
+    spark.sql(f"INSERT INTO {ref.sql} VALUES (3, 'cid')")
+    third = table_ops.current_snapshot_id(spark, ref)
+    forward = _csp("table", "rollback", name, "--to-snapshot", str(second))
+    assert (forward.exit_code, forward.output.splitlines()[-1]) == (2, (
+        f"Error: cannot roll {ref} forward to snapshot {second}: it does not descend from the current snapshot "
+        f"{third}, so it would discard snapshot(s) {third} committed since; roll forward only to a descendant of "
+        f"{third}, or copy the rows you need from snapshot {second} (time travel: VERSION AS OF {second}) into the table"))
+    assert table_rows(spark, ref) == [(1, "ann"), (3, "cid")]
 
 
 def test_maintain_dry_run_changes_nothing(spark, namespace):

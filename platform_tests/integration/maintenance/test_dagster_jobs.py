@@ -79,13 +79,22 @@ def test_table_operation_jobs(spark, iceberg_catalog, namespace):
     assert outputs("table_widen_column", "widen_column", {"column": "id", "new_type": "bigint"}) == {
         "column": "id", "from": "int", "to": "bigint"}
     assert outputs("table_tag", "tag_snapshot", {"tag": "first_load", "snapshot_id": first}) == {
-        "tag": "first_load", "snapshot_id": first}
+        "tag": "first_load", "snapshot_id": first, "changed": True}
     second = table_ops.current_snapshot_id(spark, ref)
+    moved = _run("table_tag", {"tag_snapshot": {"config": {"table": table, "tag": "first_load"}}}, raise_on_error=False)
+    assert moved.failure_data_for_node("tag_snapshot").error.cause.message.strip() == (
+        f"cs_platform.lakehouse.table_ops.TableOpError: tag first_load of {ref} already names snapshot {first}: "
+        f"moving it to {second} would let snapshot expiry remove {first}; choose another tag name, or move it "
+        "explicitly (`csp table tag ... --move`; in Dagster: the table_tag job with config move: true)")
+    assert outputs("table_tag", "tag_snapshot", {"tag": "moved", "snapshot_id": first}) == {
+        "tag": "moved", "snapshot_id": first, "changed": True}
+    assert outputs("table_tag", "tag_snapshot", {"tag": "moved", "move": True}) == {
+        "tag": "moved", "snapshot_id": second, "changed": True, "moved_from": first}
     assert outputs("table_rollback", "rollback_table", {"to_snapshot_id": first}) == {
         "previous_snapshot_id": second, "current_snapshot_id": first, "changed": True,
         "procedure": "rollback_to_snapshot"}
     history = outputs("table_history", "show_table_history", {})
-    assert history["refs"] == {"main": first, "first_load": first}
+    assert history["refs"] == {"main": first, "first_load": first, "moved": second}
     assert str(first) in history["snapshots"] and str(second) in history["snapshots"]  # a rollback keeps both
 
     table_ops.refresh(spark, ref)

@@ -1,5 +1,6 @@
 """Table operations: schema evolution keeps old data readable, rollback and roll forward by snapshot
-and by timestamp, time travel, tags, and rejection of crafted identifiers."""
+and by timestamp, time travel, tags, and rejection of crafted identifiers and of changes that lose
+data (a roll forward over newer commits, a silent tag move) or break the stream (renaming its columns)."""
 
 from __future__ import annotations
 
@@ -122,9 +123,77 @@ def test_tag_snapshot_and_list_snapshots(spark, iceberg_catalog, people):
     second, _ = _commit(spark, people, [(2, "bob")])
 
     assert table_ops.tag(iceberg_catalog, people, "before_fix", snapshot_id=first, retain_days=30) == {
-        "tag": "before_fix", "snapshot_id": first}
+        "tag": "before_fix", "snapshot_id": first, "changed": True}
     assert table_ops.refs(iceberg_catalog, people) == {"main": second, "before_fix": first}
     listed = table_ops.snapshots(iceberg_catalog, people)
     assert [(s["snapshot_id"], s["current"], s["total_records"]) for s in listed] == [(first, False, 1), (second, True, 2)]
     table_ops.refresh(spark, people)
     assert sorted(tuple(r) for r in spark.sql(f"SELECT * FROM {people.sql} VERSION AS OF 'before_fix'").collect()) == [(1, "ann")]
+
+
+def test_roll_forward_refuses_to_discard_commits_made_since_the_rollback(spark, iceberg_catalog, people):
+    first, _ = _commit(spark, people, [(1, "ann")])
+    _commit(spark, people, [(2, "bob")])
+    third, after_third = _commit(spark, people, [(3, "cid")])
+    table_ops.rollback(iceberg_catalog, people, to_snapshot=first)
+    fourth, _ = _commit(spark, people, [(4, "dan")])  # the stream goes on writing on top of the rollback
+    fifth, _ = _commit(spark, people, [(5, "eve")])
+
+    refusal = (f"cannot roll {people} forward to snapshot {third}: it does not descend from the current snapshot "
+               f"{fifth}, so it would discard snapshot(s) {fourth}, {fifth} committed since; roll forward only to a "
+               f"descendant of {fifth}, or copy the rows you need from snapshot {third} (time travel: VERSION AS OF "
+               f"{third}) into the table")
+    with pytest.raises(TableOpError, match=f"^{re.escape(refusal)}$"):
+        table_ops.rollback(iceberg_catalog, people, to_snapshot=third)
+    with pytest.raises(TableOpError, match=f"^{re.escape(refusal)}$"):  # the moment before the rollback: the same
+        table_ops.rollback(iceberg_catalog, people, to_timestamp=after_third)
+
+    assert table_ops.refs(iceberg_catalog, people) == {"main": fifth}
+    assert table_rows(spark, people) == [(1, "ann"), (4, "dan"), (5, "eve")]
+    back = table_ops.rollback(iceberg_catalog, people, to_snapshot=fourth)  # backwards stays allowed
+    assert back["current_snapshot_id"] == fourth
+    assert table_ops.rollback(iceberg_catalog, people, to_snapshot=fifth) == {  # and a true fast-forward
+        "previous_snapshot_id": fourth, "current_snapshot_id": fifth, "changed": True,
+        "procedure": "set_current_snapshot"}
+
+
+def test_retagging_moves_a_tag_only_when_asked(spark, iceberg_catalog, people):
+    first, _ = _commit(spark, people, [(1, "ann")])
+    second, _ = _commit(spark, people, [(2, "bob")])
+    table_ops.tag(iceberg_catalog, people, "before_release", snapshot_id=first)
+
+    with pytest.raises(TableOpError, match="^" + re.escape(
+            f"tag before_release of {people} already names snapshot {first}: moving it to {second} would let "
+            f"snapshot expiry remove {first}; choose another tag name, or move it explicitly "
+            "(`csp table tag ... --move`; in Dagster: the table_tag job with config move: true)") + "$"):
+        table_ops.tag(iceberg_catalog, people, "before_release")
+    assert table_ops.refs(iceberg_catalog, people) == {"main": second, "before_release": first}
+
+    assert table_ops.tag(iceberg_catalog, people, "before_release", snapshot_id=first) == {
+        "tag": "before_release", "snapshot_id": first, "changed": False}
+    assert table_ops.tag(iceberg_catalog, people, "before_release", snapshot_id=first, retain_days=7) == {
+        "tag": "before_release", "snapshot_id": first, "changed": True, "retain_days": 7}
+    assert table_ops.tag(iceberg_catalog, people, "before_release", move=True) == {
+        "tag": "before_release", "snapshot_id": second, "changed": True, "moved_from": first}
+    assert table_ops.refs(iceberg_catalog, people) == {"main": second, "before_release": second}
+
+
+def test_renaming_a_column_the_stream_writes_is_refused(spark, iceberg_catalog, namespace):
+    for name, columns in (("events", "event_id STRING, note STRING"), ("events_quarantine", "reason STRING"),
+                          ("tickets", "ticket_id STRING, status STRING")):
+        spark.sql(f"CREATE TABLE lake.{namespace}.{name} ({columns}) USING iceberg")
+
+    for name, column in (("events", "event_id"), ("events_quarantine", "reason"), ("tickets", "ticket_id"),
+                         ("tickets", "status")):
+        ref = TableRef.parse(f"{namespace}.{name}")
+        with pytest.raises(TableOpError, match="^" + re.escape(
+                f"cannot rename column '{column}' of lake.{namespace}.{name}: the stream's MERGE into {name} names it "
+                "(cs_platform/adapters/lake_tables.py), so every later batch would fail; keep the name, or add a "
+                "column and copy the values into it") + "$"):
+            table_ops.rename_column(iceberg_catalog, ref, column, f"{column}_v2")
+
+    events = TableRef.parse(f"{namespace}.events")
+    assert table_ops.rename_column(iceberg_catalog, events, "note", "remark") == {"renamed": "note", "to": "remark"}
+    assert [f.name for f in iceberg_catalog.load_table(events.identifier).schema().fields] == ["event_id", "remark"]
+    tickets = TableRef.parse(f"{namespace}.tickets")
+    assert [f.name for f in iceberg_catalog.load_table(tickets.identifier).schema().fields] == ["ticket_id", "status"]

@@ -41,7 +41,8 @@ def show_table_history(context: dg.OpExecutionContext, config: TableConfig, iceb
 
 class RollbackConfig(dg.Config):
     table: str = _TABLE
-    to_snapshot_id: int | None = Field(default=None, description="snapshot to make current (back or forward)")
+    to_snapshot_id: int | None = Field(
+        default=None, description="snapshot to make current (back, or forward if nothing was committed since)")
     to_timestamp: str | None = Field(default=None, description="ISO-8601 UTC: the state the table had then")
 
 
@@ -57,12 +58,13 @@ class TagConfig(dg.Config):
     tag: str = Field(description="tag name (letters, digits, underscores)")
     snapshot_id: int | None = Field(default=None, description="default: the current snapshot")
     retain_days: int | None = Field(default=None, description="keep the tagged snapshot this long; default forever")
+    move: bool = Field(default=False, description="move the tag if it names another snapshot (refused otherwise)")
 
 
 @dg.op
 def tag_snapshot(context: dg.OpExecutionContext, config: TagConfig, iceberg: IcebergCatalogResource) -> None:
     context.add_output_metadata(table_ops.tag(iceberg.catalog(), TableRef.parse(config.table), config.tag,
-                                              config.snapshot_id, config.retain_days))
+                                              config.snapshot_id, config.retain_days, move=config.move))
 
 
 class AddColumnConfig(dg.Config):
@@ -128,9 +130,10 @@ def _job(name: str, op: dg.OpDefinition, description: str) -> dg.JobDefinition:
 TABLE_JOBS = [
     _job("table_history", show_table_history, "Snapshots, snapshot log and refs of a table (PyIceberg)."),
     _job("table_rollback", rollback_table, "Make a snapshot current again, by id or by the moment it was current."),
-    _job("table_tag", tag_snapshot, "Name a snapshot so that expiry keeps it."),
+    _job("table_tag", tag_snapshot, "Name a snapshot so that expiry keeps it (an existing tag moves only with move)."),
     _job("table_add_column", add_column, "Add a column (old rows read it as null)."),
-    _job("table_rename_column", rename_column, "Rename a column (old data reads under the new name)."),
+    _job("table_rename_column", rename_column,
+         "Rename a column (old data reads under the new name); not the stream's columns of events, quarantine, tickets."),
     _job("table_widen_column", widen_column, "Widen a column's type (int -> bigint, float -> double, decimal)."),
     _job("table_reorder_column", reorder_column, "Move a column first or after another."),
 ]
