@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import logging
 import os
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
+from cs_platform.adapters.storage import normalize
 from cs_platform.logic.firehose import UTC, as_utc, hour_floor, hour_prefix, landing_hour_of_key
+
+log = logging.getLogger(__name__)
 
 LINE_SCHEMA = "raw_line string, source_file string, line_number long, landing_hour timestamp"
 # how long after its arrival hour an object may still be written to S3 (Firehose: up to 24 h of retries)
@@ -212,3 +218,49 @@ def read_raw_lines(spark, uris: Iterable[str | LandingFile]):
     files = (spark.read.format("text").option("wholetext", True).load(paths)
              .select(F.col("value"), F.col("_metadata.file_path").alias("source_file")))
     return explode_lines(files)
+
+
+# ---- objects Spark cannot read ----------------------------------------------------------------
+
+_READ_FAILED = re.compile(r"Encountered error while reading file (\S+)\. Details:")
+_CAUSE = re.compile(r"Caused by: ((?:java|javax|org|com)\.[\w.$]+: [^\n]*)")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class UnreadableFile:
+    """A landing object whose bytes Spark cannot decode (a truncated gzip, plain text named `.gz`)."""
+
+    uri: str    # as Spark names it in its error (and in `source_file`)
+    cause: str  # the Java exception that names why, e.g. `java.io.EOFException: Unexpected end of input stream`
+
+
+def unreadable_file(exc: BaseException) -> UnreadableFile | None:
+    """The file a failed Spark job could not read, from its error; None for any other failure."""
+    text = str(exc)
+    match = _READ_FAILED.search(text)
+    if match is None:
+        return None
+    causes = [c.strip() for c in _CAUSE.findall(text) if "SparkException" not in c]
+    return UnreadableFile(match.group(1), causes[0][:300] if causes else "unreadable")
+
+
+def around_unreadable(spark, lines, paths: Callable[[], list[str]],
+                      use: Callable[[object, tuple[UnreadableFile, ...]], T]) -> T:
+    """``use(lines, unreadable)``; when it fails because a file cannot be read, again with that file
+    left out (the other ``paths()`` read anew) and named in ``unreadable``, until it succeeds.
+
+    A corrupt object is then quarantined as one line instead of failing its batch on every replay:
+    a query would never get past it. ``use`` must be idempotent (the batch body is)."""
+    unreadable: tuple[UnreadableFile, ...] = ()
+    while True:
+        try:
+            return use(lines, unreadable)
+        except Exception as exc:
+            bad = unreadable_file(exc)
+            if bad is None or normalize(bad.uri) in {normalize(u.uri) for u in unreadable}:
+                raise
+            log.warning("cannot read %s (%s): quarantined as a whole, the other files go on", bad.uri, bad.cause)
+            unreadable += (bad,)
+            skip = {normalize(u.uri) for u in unreadable}
+            lines = read_raw_lines(spark, [p for p in paths() if normalize(p) not in skip])

@@ -68,21 +68,26 @@ def hour_of_partition_key(key: str) -> dt.datetime:
     return dt.datetime.strptime(key, "%Y-%m-%d-%H:%M").replace(tzinfo=dt.timezone.utc)
 
 
-def raw_lines_of_hour(spark, landing, hour: dt.datetime) -> DataFrame:
-    """Exploded raw lines (raw_line, source_file, line_number, landing_hour) of hour H's files only."""
-    from cs_platform.adapters.landing import read_raw_lines
+def _with_raw_lines(spark, landing, hour: dt.datetime, use):
+    """``use(lines, unreadable)`` on hour H's raw lines (raw_line, source_file, line_number,
+    landing_hour: of H's files only); an object Spark cannot read is left out and
+    named in ``unreadable`` ((uri, cause) pairs), as the stream quarantines it."""
+    from cs_platform.adapters.landing import around_unreadable, read_raw_lines
 
-    uris = list(landing.files_for_hour(hour))
-    if not uris:
-        return spark.createDataFrame([], "raw_line string, source_file string, line_number long, landing_hour timestamp")
-    return read_raw_lines(spark, uris)
+    uris = [f.uri for f in landing.files_for_hour(hour)]
+    return around_unreadable(spark, read_raw_lines(spark, uris), lambda: uris,
+                             lambda lines, unreadable: use(lines, [(u.uri, u.cause) for u in unreadable]))
 
 
 def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rules.Discrepancies:
     """reconciles_with_raw for hour H: counts and samples of every raw-vs-lake discrepancy."""
-    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated
+    return _with_raw_lines(spark, landing, hour, lambda lines, unreadable: _reconcile_raw(
+        spark, tables, lines, unreadable, hour))
 
-    lines = raw_lines_of_hour(spark, landing, hour)
+
+def _reconcile_raw(spark, tables: LakeTables, lines: DataFrame, unreadable, hour: dt.datetime) -> rules.Discrepancies:
+    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated, unreadable_lines
+
     keep = Persisted()
     try:
         # Parse once: the typed parse is cached (counting it computes the cache with the input's
@@ -90,7 +95,10 @@ def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rule
         # quarantined position: no second read of the raw files to find them.
         prepared = keep(prepare_lines(lines))
         prepared.count()
-        valid, quarantined = split_annotated(annotate_prepared(prepared, keep_others=keep))
+        annotated = annotate_prepared(prepared, keep_others=keep)
+        if unreadable:
+            annotated = annotated.unionByName(unreadable_lines(spark, unreadable))
+        valid, quarantined = split_annotated(annotated)
         valid_keys = keep(valid.select("event_id", "source_file", "line_number"))
         quarantined = quarantined.select("source_file", "line_number")
         lake_events = spark.table(tables.events).select(*rules.EVENT_KEY_COLUMNS)
@@ -244,8 +252,8 @@ def backfill_hours(spark, tables: LakeTables, landing, documentdb_writer, hours:
     results = []
     for hour in hours:
         removed = collapse_duplicates(spark, tables, hour)
-        lines = raw_lines_of_hour(spark, landing, hour)
-        result = process_batch(lines, tables, documentdb_writer, batch_token=f"backfill-{format_hour(hour)}")
+        result = _with_raw_lines(spark, landing, hour, lambda lines, unreadable: process_batch(
+            lines, tables, documentdb_writer, batch_token=f"backfill-{format_hour(hour)}", unreadable=unreadable))
         result.duplicates_removed = removed
         log.info("backfilled %s: %s", format_hour(hour), result.as_dict())
         results.append(result)

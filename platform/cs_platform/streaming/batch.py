@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from pyspark.sql import DataFrame
@@ -100,12 +101,14 @@ def _touched_events(spark, tables: LakeTables, valid: DataFrame, events_commit: 
 
 
 def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: DocumentDBWriter | None,
-                  batch_token: str) -> BatchResult:
+                  batch_token: str, unreadable: Sequence[tuple[str, str]] = ()) -> BatchResult:
     """Apply one batch of landing lines (columns raw_line, source_file, line_number, landing_hour).
 
     `documentdb_writer=None` stops after the lake commit (benchmarks; a repair reprojects later).
+    `unreadable`: (uri, cause) of the batch's objects Spark could not read (left out of `lines_df`):
+    each is quarantined as one line (`adapters.landing.around_unreadable`).
     """
-    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated
+    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated, unreadable_lines
 
     started = time.monotonic()
     spark = lines_df.sparkSession
@@ -125,10 +128,15 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         # with the input's parallelism, before the others are annotated (one task per core).
         prepared = keep(prepare_lines(lines_df.select(*LINE_COLUMNS)))
         read = _count_by_hour(prepared)
+        unread = unreadable_lines(spark, unreadable) if unreadable else None
+        for epoch, n in (_count_by_hour(unread) if unread is not None else {}).items():
+            read[epoch] = read.get(epoch, 0) + n
         if not read:
             step("validate")
             return result
         annotated = annotate_prepared(prepared, keep_others=keep)
+        if unread is not None:
+            annotated = annotated.unionByName(unread)
         quarantined_by_hour = _count_by_hour(annotated.where(F.col("reason").isNotNull()))
         result.per_hour = _per_hour(read, quarantined_by_hour)
         for counts in result.per_hour.values():

@@ -49,6 +49,17 @@ def planned_files(checkpoint: str, settings=None) -> dict[str, tuple[int, int]]:
     return planned
 
 
+def batch_files(checkpoint: str, batch_id: int, settings=None) -> list[str]:
+    """The files batch `batch_id` planned, as the source log spells them (readable by Spark). The
+    log of a compacting batch (every 10th) is `<id>.compact`, which holds all earlier batches too."""
+    for name in (str(batch_id), f"{batch_id}.compact"):
+        text = read_text(f"{checkpoint}/sources/0/{name}", settings)
+        if text:
+            entries = (json.loads(line) for line in text.splitlines()[1:] if line.strip())
+            return [e["path"] for e in entries if int(e["batchId"]) == batch_id]
+    return []
+
+
 def unprocessed_files(landing: str, checkpoint: str, settings=None) -> list[str]:
     """Landing files that the query will take and no committed batch has processed (sorted)."""
     last_commit = max(committed_batches(checkpoint, settings), default=-1)

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import LakeTables
+from cs_platform.adapters.landing import around_unreadable
 from cs_platform.adapters.storage import local_path
 from cs_platform.logic.events import explode_lines
 from cs_platform.streaming import checkpoint as checkpoints
@@ -104,9 +105,14 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
         handover = Handover(settings, query_name, held, stop)  # watches for repairs when continuous
 
         def each_batch(batch_df, batch_id: int) -> None:
+            def process(lines, unreadable) -> BatchResult:
+                return process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}",
+                                     unreadable=[(u.uri, u.cause) for u in unreadable])
+
             with handover.batch():  # a query whose lease was taken over writes nothing more
-                lines = explode_lines(batch_df)
-                result = process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}")
+                # a corrupt object would fail this batch on every replay: it is quarantined instead
+                result = around_unreadable(batch_df.sparkSession, explode_lines(batch_df),
+                                           lambda: checkpoints.batch_files(checkpoint, batch_id, settings), process)
             results[batch_id] = result
             if once:  # a continuous query reports through the progress log only (bounded memory)
                 run.batches.append(result)

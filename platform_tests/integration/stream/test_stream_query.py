@@ -75,6 +75,37 @@ def test_once_processes_new_files_then_only_the_next_arrival(spark, stream_env, 
 
 
 
+def test_an_unreadable_object_is_quarantined_as_one_line_and_the_query_goes_on(spark, stream_env):
+    """A truncated gzip fails Spark's read of the whole batch: replayed, it would fail again forever."""
+    import gzip
+
+    from cs_platform.adapters.landing import LandingZone
+    from cs_platform.lakehouse.reconciliation import backfill_hours, reconcile_raw
+
+    settings, tables, landing = stream_env["settings"], stream_env["tables"], stream_env["landing"]
+    t, ten = utc(2026, 11, 26, 9), utc(2026, 11, 26, 10)
+    write_landing_file(landing, t, [event_line("e1", "ticket_created", "T1", 1, t, customer_id="c1", channel="chat")],
+                       gz=True)
+    whole = gzip.compress(("\n".join(event_line(f"x{i}", "message_added", "T1", i + 2, t, author="customer")
+                                     for i in range(200)) + "\n").encode())
+    bad = write_landing_file(landing, ten, [], gz=True)
+    bad.write_bytes(whole[: len(whole) // 2])  # an upload cut short
+
+    run = start_stream(spark, settings, once=True, tables=tables, writer=stream_env["writer"]())
+
+    assert (run.total("lines_read"), run.total("valid"), run.total("quarantined"), run.total("new_events")) == (2, 1, 1, 1)
+    rows = spark.sql(f"SELECT * FROM {tables.events_quarantine}").collect()
+    assert [(r.source_file.endswith(bad.name), r.line_number, r.landing_hour.hour, r.reason, r.raw_line) for r in rows] == [
+        (True, 0, 10, "unreadable_file:java.io.EOFException: Unexpected end of input stream", None)]
+    checkpoint = checkpoint_location(settings)
+    assert (committed_batches(checkpoint), unprocessed_files(settings.landing, checkpoint)) == ([0], [])
+    # the raw check and a backfill read the hour as the stream did: the object is the one quarantined line
+    zone = LandingZone.from_settings(settings)
+    assert reconcile_raw(spark, tables, zone, ten).ok
+    [again] = backfill_hours(spark, tables, zone, None, [ten])
+    assert (again.lines_read, again.quarantined, again.new_quarantined, again.new_events) == (1, 1, 0, 0)
+
+
 def test_a_file_older_than_the_max_file_age_is_neither_taken_nor_pending(spark, stream_env):
     """Spark's file source never takes a file modified more than `maxFileAge` (7 days) before the
     newest file it planned: the pending count agrees, so the sensor asks no run for it forever

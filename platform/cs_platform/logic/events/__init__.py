@@ -45,7 +45,7 @@ from cs_platform.logic.events.contract import (
     ENUMS, ENVELOPE_FIELDS, EVENT_TYPES, HOUR_PREFIX, ISO_TIMESTAMP, LINE_COLUMNS, PRIORITIES, QUARANTINE_COLUMNS,
     STATUSES, VALID_COLUMNS, quarantine_schema, raw_event_schema, valid_schema,
 )
-from cs_platform.logic.events.lines import explode_lines, landing_hour_of
+from cs_platform.logic.events.lines import UNREADABLE_FILE, explode_lines, landing_hour_of, unreadable_lines
 from cs_platform.logic.events.typed_parse import prepare_lines
 
 __all__ = [
@@ -53,7 +53,7 @@ __all__ = [
     "DEFAULT_PRIORITY", "ENUMS", "ENVELOPE_FIELDS", "EVENT_TYPES", "HOUR_PREFIX", "ISO_TIMESTAMP", "LINE_COLUMNS",
     "PRIORITIES", "QUARANTINE_COLUMNS", "STATUSES", "VALID_COLUMNS", "annotate_lines", "annotate_prepared",
     "explode_lines", "landing_hour_of", "prepare_lines", "quarantine_schema", "raw_event_schema", "split_annotated",
-    "valid_schema", "validate_lines",
+    "valid_schema", "validate_lines", "UNREADABLE_FILE", "unreadable_lines",
 ]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from cs_platform.logic.events.contract import HOUR_PREFIX
+from cs_platform.logic.events.contract import ANNOTATED_COLUMNS, HOUR_PREFIX, LINE_COLUMNS, valid_schema
+
+UNREADABLE_FILE = "unreadable_file"  # the reason of a whole object that could not be read, at line 0
 
 
 def landing_hour_of(path: Column) -> Column:
@@ -45,3 +47,17 @@ def explode_lines(files: DataFrame, text_col: str = "value", path_col: str = "so
         )
     )
 
+
+
+def unreadable_lines(spark, files) -> DataFrame:
+    """One quarantined line per unreadable object (``files``: (uri, cause) pairs): at line_number 0,
+    which no real line has (they count from 1), reason ``unreadable_file:<cause>``. Columns as
+    :func:`~cs_platform.logic.events.annotate_lines` gives them."""
+    rows = [(uri, f"{UNREADABLE_FILE}:{cause}") for uri, cause in files]
+    types = {f.name: f.dataType for f in valid_schema().fields}
+    named = spark.createDataFrame(rows, "source_file string, reason string")
+    return named.select(
+        F.lit(None).cast("string").alias("raw_line"), "source_file", F.lit(0).cast("long").alias("line_number"),
+        landing_hour_of(F.col("source_file")).alias("landing_hour"), "reason",
+        *(F.lit(None).cast(types[c]).alias(c) for c in ANNOTATED_COLUMNS[1:]),
+    ).select(*LINE_COLUMNS, *ANNOTATED_COLUMNS)
