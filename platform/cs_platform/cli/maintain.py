@@ -18,6 +18,7 @@ from cs_platform.settings import load_settings
 def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
     """Compact, rewrite delete files, expire snapshots, rewrite manifests and remove orphans."""
     from cs_platform.adapters.catalog import pyiceberg_catalog
+    from cs_platform.adapters.commit_retry import first_line
     from cs_platform.adapters.identifiers import InvalidIdentifier
     from cs_platform.lakehouse.maintenance import STEPS, MaintenanceError, plan
     from cs_platform.lakehouse.policy import KNOWN_TABLES, PolicyError
@@ -39,24 +40,30 @@ def maintain(tables, dry_run, steps, orphan_age_days, as_json) -> None:
 
     spark = build_spark_session(settings, app_name="cs-lakehouse-maintain")
     catalog = pyiceberg_catalog(settings)
-    failed, errors = False, 0
-    for target in targets:
+    conflicts, errors = [], 0
+
+    def report(result) -> None:
+        if result.status == "conflict":
+            conflicts.append(result)
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), default=str, sort_keys=True))
+        else:
+            b, a = result.before, result.after
+            click.echo(f"{result.table:<28} {result.step:<30} {result.status:<8} files {b.get('data_files')}->"
+                       f"{a.get('data_files')} snapshots {b.get('snapshots')}->{a.get('snapshots')} "
+                       f"manifests {b.get('manifests')}->{a.get('manifests')} {result.reason}".rstrip())
+
+    for target in targets:  # a table's error stops its later steps (they wait for a fix); the other tables go on
         try:
-            results = target.maintainer(spark, catalog).run(tuple(steps) or STEPS)
-        except MaintenanceError as exc:  # this table's later steps wait for a fix; the other tables go on
+            target.maintainer(spark, catalog).run(tuple(steps) or STEPS, on_result=report)
+        except MaintenanceError as exc:  # names its table and step
             errors += 1
             click.echo(f"Error: {exc}", err=True)
-            continue
-        for result in results:
-            failed |= result.status == "conflict"
-            if as_json:
-                click.echo(json.dumps(result.as_dict(), default=str, sort_keys=True))
-            else:
-                b, a = result.before, result.after
-                click.echo(f"{result.table:<28} {result.step:<30} {result.status:<8} files {b.get('data_files')}->"
-                           f"{a.get('data_files')} snapshots {b.get('snapshots')}->{a.get('snapshots')} "
-                           f"manifests {b.get('manifests')}->{a.get('manifests')} {result.reason}".rstrip())
+        except Exception as exc:  # anything else (an S3 AccessDenied listing orphans, ...): reported the same way
+            errors += 1
+            named = first_line(exc) if getattr(exc, "java_exception", None) else f"{type(exc).__name__}: {first_line(exc)}"
+            click.echo(f"Error: {target.table}: {named}", err=True)
     if errors:
         raise click.ClickException(f"maintenance failed on {errors} table(s): see the errors above")
-    if failed:
+    if conflicts:
         raise click.ClickException("some steps gave up after commit conflicts; they will run again next time")

@@ -4,7 +4,10 @@ Order per table: rewrite_data_files -> rewrite_position_delete_files -> expire_s
 rewrite_manifests -> remove_orphan_files. Compaction touches only files with rows older than the
 current hour and commits file groups separately (partial progress), so a streaming MERGE that
 conflicts costs at most the groups it touched: Iceberg logs such a group's lost commit and leaves
-its files for the next run (nothing is lost by skipping a compaction). A conflict that fails the
+its files for the next run (nothing is lost by skipping a compaction). A compaction that ran (the
+probe said it pays) but committed no group at all lost every commit to concurrent writes (e.g.
+merge-on-read MERGEs adding position deletes for the files it replaces): Iceberg returns zero
+counts without raising, and the step reports a conflict, not `done`. A conflict that fails the
 whole call is retried and, if it persists, reported in the step result rather than raised. A
 group that could not be rewritten at all (an unreadable file) fails the step: that is no race.
 PyIceberg 0.12 can neither compact nor delete files, hence Spark.
@@ -172,7 +175,12 @@ class Maintainer:
                                        "in the driver log (\"Failure during rewrite group\")")
             return outcome
 
-        return self._step("rewrite_data_files", "probe: no partition has enough small files older than the current hour", run)
+        result = self._step("rewrite_data_files",
+                            "probe: no partition has enough small files older than the current hour", run)
+        lost = lost_group_commits(result.outcome) if result.status == "done" else None
+        if lost:
+            result.status, result.reason = "conflict", lost
+        return result
 
     def rewrite_position_delete_files(self) -> StepResult:
         def run() -> dict:
@@ -230,14 +238,40 @@ class Maintainer:
             self.apply_table_properties()
         return getattr(self, step)()
 
-    def run(self, steps: tuple[str, ...] = STEPS) -> list[StepResult]:
-        """The steps in their fixed order (compaction first: expiry then frees the replaced files)."""
+    def run(self, steps: tuple[str, ...] = STEPS,
+            on_result: Callable[[StepResult], None] | None = None) -> list[StepResult]:
+        """The steps in their fixed order (compaction first: expiry then frees the replaced files).
+
+        ``on_result`` sees each step's result as it finishes, so a later step's error does not
+        hide what the earlier ones did."""
         unknown = set(steps) - set(STEPS)
         if unknown:
             raise ValueError(f"unknown maintenance steps {sorted(unknown)}: choose from {', '.join(STEPS)}")
         if not self.dry_run:
             self.apply_table_properties()
-        return [getattr(self, step)() for step in STEPS if step in steps]
+        results = []
+        for step in (s for s in STEPS if s in steps):
+            results.append(getattr(self, step)())
+            if on_result is not None:
+                on_result(results[-1])
+        return results
+
+
+def lost_group_commits(outcome: dict) -> str | None:
+    """Why a compaction that ran committed nothing, from the row of Iceberg's `rewrite_data_files`
+    (None when it committed files).
+
+    The step runs only where the probe found files to compact, so a row rewriting no data file
+    (and failing none: that raises) means every file group Iceberg planned lost its commit to a
+    concurrent write; with partial progress Iceberg logs each such group ("Failure during rewrite
+    commit process, partial progress enabled. Ignoring") instead of raising. The row does not say
+    how many groups were planned, so a compaction that committed some of them is `done`.
+    """
+    if int(outcome.get("rewritten_data_files_count") or 0) > 0:
+        return None
+    return ("no file group was committed: every group lost its commit to concurrent writes "
+            "(Iceberg logs each as \"Failure during rewrite commit process, partial progress enabled. Ignoring\"); "
+            "its files stay as they are and the next run retries them")
 
 
 def _options_map(options: dict) -> str:
@@ -249,8 +283,10 @@ def _first(rows: list[dict]) -> dict:
 
 
 def existing_tables(catalog, names) -> list[TableRef]:
-    """The given tables that exist in the catalog (maintenance skips tables not yet created)."""
-    refs = [TableRef.parse(n) if isinstance(n, str) else n for n in names]
+    """The given tables that exist in the catalog (maintenance skips tables not yet created), each
+    once in the order first named: `events` and `cs.events` are one table (a table twice would be
+    maintained twice, and Dagster's dynamic mapping rejects the duplicate key)."""
+    refs = list(dict.fromkeys(TableRef.parse(n) if isinstance(n, str) else n for n in names))
     for ref in refs:
         require_catalog(catalog, ref)
     return [ref for ref in refs if catalog.table_exists(ref.identifier)]
@@ -273,7 +309,7 @@ class MaintenanceTarget:
 
 def plan(catalog, tables, dry_run: bool = False, overrides: dict | None = None,
          now: datetime | None = None) -> list[MaintenanceTarget]:
-    """Targets for the tables that exist; the policy is checked here, before any step runs."""
+    """Targets for the tables that exist, each once; the policy is checked here, before any step runs."""
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
     targets = [MaintenanceTarget(str(ref), moment, dry_run, dict(overrides or {})) for ref in existing_tables(catalog, tables)]
     for target in targets:

@@ -127,3 +127,33 @@ def test_maintain_goes_on_with_the_other_tables_when_one_fails(spark, namespace)
     assert (good["table"], good["step"], good["status"], good["after"]["data_files"]) == (
         f"lake.{namespace}.good", "rewrite_data_files", "done", 1)
     assert lines[2:] == ["Error: maintenance failed on 1 table(s): see the errors above"]
+
+
+def test_maintain_reports_an_unexpected_error_and_goes_on_with_the_other_tables(spark, iceberg_catalog, namespace):
+    """Not only a MaintenanceError: any error of a table (here its orphan listing fails, as on an S3
+    AccessDenied) is reported by its first meaningful line and counted; the next table is still maintained."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    for name in ("bad", "good"):
+        spark.sql(f"CREATE TABLE lake.{namespace}.{name} (event_id STRING, landing_hour TIMESTAMP) USING iceberg")
+        spark.sql(f"INSERT INTO lake.{namespace}.{name} VALUES ('e0', TIMESTAMP '2026-01-01 05:00:00')")
+    spark.sql(f"INSERT OVERWRITE lake.{namespace}.bad VALUES ('e1', TIMESTAMP '2026-01-01 05:00:00')")
+    lost = spark.sql(f"SELECT manifest_list FROM lake.{namespace}.bad.snapshots ORDER BY committed_at").first()[0]
+    aside = Path(urlsplit(lost).path).rename(Path(urlsplit(lost).path + ".aside"))  # the probe reads the current one only
+
+    try:
+        result = CliRunner().invoke(cli, ["maintain", "--table", f"{namespace}.bad", "--table", f"{namespace}.good",
+                                          "--step", "rewrite_data_files", "--step", "remove_orphan_files", "--json"])
+    finally:
+        aside.rename(urlsplit(lost).path)  # the namespace's teardown purges the table, reading every snapshot
+
+    assert isinstance(result.exception, SystemExit), result.exception  # reported, no traceback
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    steps = [(s["table"], s["step"], s["status"]) for s in map(json.loads, (lines[0], *lines[2:4]))]
+    assert steps == [(f"lake.{namespace}.bad", "rewrite_data_files", "skipped"),  # reported before the error
+                     (f"lake.{namespace}.good", "rewrite_data_files", "skipped"),
+                     (f"lake.{namespace}.good", "remove_orphan_files", "done")]
+    assert lines[1] == f"Error: lake.{namespace}.bad: org.apache.iceberg.exceptions.NotFoundException: File does not exist: {lost}"
+    assert lines[4:] == ["Error: maintenance failed on 1 table(s): see the errors above"]

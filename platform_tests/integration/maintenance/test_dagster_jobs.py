@@ -44,6 +44,23 @@ def test_maintenance_job_reports_each_step_with_before_and_after(spark, iceberg_
     assert table_rows(spark, ref, "event_id") == [("e0",), ("e1",), ("e2",), ("e3",)]
 
 
+def test_a_table_named_twice_is_maintained_once(spark, iceberg_catalog, namespace):
+    """`events` and `lake.<ns>.events` are one table: one mapping (Dagster rejects a duplicate key), in first-named order."""
+    from cs_platform.lakehouse.maintenance import plan
+
+    for name in ("events", "tickets"):
+        spark.sql(f"CREATE TABLE lake.{namespace}.{name} (event_id STRING) USING iceberg")
+    named = [f"{namespace}.tickets", f"{namespace}.events", f"lake.{namespace}.tickets", f"{namespace}.absent"]
+
+    result = _run("lake_maintenance_job", {"plan_tables": {"config": {"tables": named, "dry_run": True}}})
+
+    assert result.success
+    observed = [e.step_key for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert sorted(observed) == sorted(f"{step}[lake__{namespace}__{table}]" for table in ("events", "tickets") for step in (
+        "rewrite_data_files", "rewrite_position_delete_files", "expire_snapshots", "rewrite_manifests", "remove_orphan_files"))
+    assert [t.table for t in plan(iceberg_catalog, named)] == [f"lake.{namespace}.tickets", f"lake.{namespace}.events"]
+
+
 def test_maintenance_job_rejects_a_bad_policy_naming_the_setting(spark, namespace):
     spark.sql(f"CREATE TABLE lake.{namespace}.events (event_id STRING) USING iceberg")
     result = _run("lake_maintenance_job", {"plan_tables": {"config": {"tables": [f"{namespace}.events"],
