@@ -116,8 +116,10 @@ def progress_log(settings, query_name: str) -> LocalProgressLog | S3ProgressLog:
 class ProgressLogListener(StreamingQueryListener):
     """Appends one line per batch of ONE query (by id) to the progress log."""
 
-    def __init__(self, log: LocalProgressLog | S3ProgressLog, results: dict, extra: dict | None = None):
+    def __init__(self, log: LocalProgressLog | S3ProgressLog, results: dict, extra: dict | None = None,
+                 on_entry=None):
         self.log, self.results, self.extra = log, results, dict(extra or {})
+        self.on_entry = on_entry  # called with each entry once it is in the log (the batch has committed)
         self.query_id: str | None = None
         self.written: set[int] = set()
         self._lock = threading.Lock()
@@ -147,3 +149,5 @@ class ProgressLogListener(StreamingQueryListener):
         with self._lock:
             self.log.append(entry)
         self.written.add(progress.batchId)
+        if self.on_entry is not None:
+            self.on_entry(entry)

@@ -81,10 +81,12 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
                  writer: DocumentDBWriter | None = None, query_name: str = DEFAULT_QUERY,
                  max_files_per_trigger: int | None = None, progress_extra: dict | None = None,
                  lock_wait_seconds: float = 0, use_documentdb: bool = True,
-                 stop: threading.Event | None = None) -> StreamRun:
+                 stop: threading.Event | None = None, on_committed=None) -> StreamRun:
     """Run the query (blocking) under the checkpoint lock; return what each batch did.
 
     A continuous query runs until `stop` is set (the CLI sets it on SIGTERM/SIGINT) or it fails.
+    `on_committed` is called with each committed batch's progress-log entry, also when a later
+    batch fails (the caller can still report what committed).
     """
     tables = tables or LakeTables()
     own_writer = writer is None and use_documentdb
@@ -100,7 +102,8 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
         if landing_dir is not None:  # a fresh local stack: nothing landed yet is not an error
             landing_dir.mkdir(parents=True, exist_ok=True)
         listener = ProgressLogListener(progress_log(settings, query_name), results,
-                                       {"mode": "once" if once else "continuous", **(progress_extra or {})})
+                                       {"mode": "once" if once else "continuous", **(progress_extra or {})},
+                                       on_entry=on_committed)
 
         handover = Handover(settings, query_name, held, stop)  # watches for repairs when continuous
 
@@ -145,8 +148,8 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
                 if handover.lost is not None:
                     raise CheckpointBusy(f"the query stopped: it could not take its checkpoint back after a "
                                          f"hand-over: {handover.lost}")
-            _wait_for_progress(results)
         finally:
+            _wait_for_progress(results)  # also after a failure: the batches before it have committed
             tables.refresh(spark)
             spark.streams.removeListener(listener)
             if own_writer:

@@ -202,6 +202,48 @@ def test_cs_stream_job_materializes_touched_hours(located):
     assert evaluate().asset_events == []
 
 
+def test_a_failed_cs_stream_run_reports_the_hours_its_committed_batches_wrote(located, tmp_path, monkeypatch):
+    """The retry run takes only what is left, so nothing else would report the hours committed before
+    the failure: here DocumentDB goes away after batch 0 (hour 9) commits, and batch 1 (hour 10) fails."""
+    import signal
+    import threading
+    import time
+
+    from cs_platform.adapters.services import SecantusService, free_port
+
+    server, port = SecantusService(tmp_path / "own_secantus"), free_port()
+    pid = server.start(port)
+    monkeypatch.setenv("CSP_DOCUMENTDB_URI", f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false")
+    for hour, age in ((9, 120), (10, 60)):  # the file source takes the older file first
+        path = write_landing_file(located["landing"], utc(2026, 11, 26, hour), [
+            event_line(f"e{hour}", "ticket_created", f"T{hour}", 1, T, customer_id="c1", channel="chat")])
+        os.utime(path, (time.time() - age, time.time() - age))
+    first_commit = located["checkpoints"] / "cs_events" / "commits" / "0"
+
+    def documentdb_goes_away_after_batch_0():
+        deadline = time.monotonic() + 300
+        while not first_commit.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=documentdb_goes_away_after_batch_0)
+    killer.start()
+    config = {"namespace": located["tables"].namespace, "documentdb_database": located["database"],
+              "landing_uri": located["settings"].landing, "checkpoint_uri": located["settings"].checkpoint,
+              "max_files_per_trigger": 1}
+    resources = {k: v for k, v in shared_resources().items() if k in ("settings", "pyspark", "documentdb", "emr_serverless")}
+    try:
+        result = cs_stream_job.execute_in_process(run_config={"ops": {"stream_available_now": {"config": config}}},
+                                                  instance=dg.DagsterInstance.ephemeral(), resources=resources,
+                                                  raise_on_error=False)
+    finally:
+        killer.join()
+
+    assert not result.success
+    materialized = {(e.asset_key, e.partition) for e in result.all_events if e.is_step_materialization}
+    assert materialized == {(asset, "2026-11-26-09:00") for asset in STREAMED}
+
+
 def test_cs_stream_job_refuses_a_bad_location_in_its_config_before_streaming(located):
     """The run config's locations are checked as their CSP_* variables are, before Spark starts."""
     write_landing_file(located["landing"], T, [event_line("e1", "ticket_created", "T1", 1, T, customer_id="c1", channel="chat")])

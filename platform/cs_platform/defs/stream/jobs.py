@@ -9,6 +9,8 @@ With CSP_COMPUTE=emr-serverless the query runs on EMR Serverless (`cs_platform.r
 and its batches come back through Pipes; the materializations are the same.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from cs_platform.adapters.documentdb import DocumentDBWriter
@@ -38,10 +40,10 @@ class StreamConfig(dg.Config):
     lock_wait_seconds: float = 0
 
 
-@dg.op(pool=POOL, description="Run the streaming query availableNow; report each touched landing hour.")
+@dg.op(pool=POOL, out={}, description="Run the streaming query availableNow; report each touched landing hour.")
 def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, settings: SettingsResource,
                          pyspark: LakeSparkResource, documentdb: DocumentDBResource,
-                         emr_serverless: EmrServerlessResource) -> None:
+                         emr_serverless: EmrServerlessResource) -> Iterator[dg.AssetMaterialization]:
     located = settings.get().with_overrides(landing_uri=config.landing_uri, checkpoint_uri=config.checkpoint_uri)
     if located.compute == EMR_SERVERLESS:
         held = None if config.lock_wait_seconds else checkpoint_holder(located, config.query_name)
@@ -53,18 +55,29 @@ def stream_available_now(context: dg.OpExecutionContext, config: StreamConfig, s
             config.max_files_per_trigger, config.lock_wait_seconds)
         entries = emr_serverless.run(context, located, "stream_job.py", arguments, BATCH)
     else:
-        entries = start_stream(
-            pyspark.spark_session, located, once=True, tables=LakeTables(namespace=config.namespace),
-            writer=DocumentDBWriter(client_factory=documentdb.client, database=config.documentdb_database),
-            query_name=config.query_name, max_files_per_trigger=config.max_files_per_trigger,
-            progress_extra={"dagster_run_id": context.run_id}, lock_wait_seconds=config.lock_wait_seconds,
-        ).entries()
+        committed: list[dict] = []
+        try:
+            entries = start_stream(
+                pyspark.spark_session, located, once=True, tables=LakeTables(namespace=config.namespace),
+                writer=DocumentDBWriter(client_factory=documentdb.client, database=config.documentdb_database),
+                query_name=config.query_name, max_files_per_trigger=config.max_files_per_trigger,
+                progress_extra={"dagster_run_id": context.run_id}, lock_wait_seconds=config.lock_wait_seconds,
+                on_committed=committed.append,
+            ).entries()
+        except Exception:
+            # the retry run takes only what is left: nothing else would report the hours committed so far
+            # (yielded, not logged: events logged with context.log_event are dropped when the op raises)
+            yield from _materializations(context, committed, f"before the failure, on {located.compute}")
+            raise
+    yield from _materializations(context, entries, f"on {located.compute}")
+
+
+def _materializations(context: dg.OpExecutionContext, entries: list[dict], where: str) -> Iterator[dg.AssetMaterialization]:
     per_hour = hour_metadata(entries)
     for hour, metadata in per_hour.items():
         for asset in STREAMED:
-            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(parse_hour(hour)),
-                                                      metadata=metadata))
-    context.log.info(f"{len(entries)} batch(es) on {located.compute}, hours {list(per_hour)}")
+            yield dg.AssetMaterialization(asset_key=asset, partition=partition_key_of(parse_hour(hour)), metadata=metadata)
+    context.log.info(f"{len(entries)} batch(es) {where}, hours {list(per_hour)}")
 
 
 @dg.job(name="cs_stream", tags={STREAM_TAG: DEFAULT_QUERY},
