@@ -107,6 +107,10 @@ def _collapse(target: str, source_view: str, keys: Iterable[str], columns: list[
     )
 
 
+def _checked(columns: list[str]) -> list[str]:
+    return [validate_identifier(c, "column") for c in columns]
+
+
 def _landing_hour_in(alias: str, hours: Iterable[int | None]) -> str:
     """`alias.landing_hour` is one of `hours` (epoch seconds, or None for null): a predicate
     Iceberg prunes partitions with (the literals are integers: nothing textual reaches the SQL)."""
@@ -201,14 +205,21 @@ class LakeTables:
             f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({vals})"
         )
 
-    def collapse_events_sql(self, source_view: str, landing_hours: Iterable[int | None]) -> str:
-        """One row per duplicated event_id (a repair; the stream never writes a duplicate)."""
-        return _collapse(self.events, source_view, ["event_id"], EVENT_COLUMNS, landing_hours)
+    def collapse_events_sql(self, source_view: str, landing_hours: Iterable[int | None], columns: list[str]) -> str:
+        """One row per duplicated event_id (a repair; the stream never writes a duplicate). `columns`:
+        the table's current ones (an operator may have added some), all re-inserted."""
+        return _collapse(self.events, source_view, ["event_id"], _checked(columns), landing_hours)
 
-    def collapse_quarantine_sql(self, source_view: str, landing_hours: Iterable[int | None]) -> str:
+    def collapse_quarantine_sql(self, source_view: str, landing_hours: Iterable[int | None], columns: list[str]) -> str:
         """One row per duplicated quarantined line (source_file, line_number)."""
         return _collapse(self.events_quarantine, source_view, ["source_file", "line_number", "landing_hour"],
-                         QUARANTINE_COLUMNS, landing_hours)
+                         _checked(columns), landing_hours)
+
+    def delete_quarantined_sql(self, source_view: str, landing_hours: Iterable[int | None]) -> str:
+        """Delete the quarantined lines the source names (source_file, line_number, landing_hour)."""
+        on = "t.source_file = s.source_file AND t.line_number = s.line_number AND t.landing_hour <=> s.landing_hour"
+        return (f"MERGE INTO {self.events_quarantine} t USING {qualified(source_view)} s "
+                f"ON {on} AND ({_landing_hour_in('t', landing_hours)}) WHEN MATCHED THEN DELETE")
 
     # ---- running them -----------------------------------------------------------------------
 

@@ -224,6 +224,10 @@ def read_raw_lines(spark, uris: Iterable[str | LandingFile]):
 
 _READ_FAILED = re.compile(r"Encountered error while reading file (\S+)\. Details:")
 _CAUSE = re.compile(r"Caused by: ((?:java|javax|org|com)\.[\w.$]+: [^\n]*)")
+# What a decoder throws on bad bytes; a read that fails otherwise (S3 timeout, AccessDenied, KMS) is
+# no property of the object: its batch fails and is replayed, never quarantined.
+_UNDECODABLE = re.compile(r"^(java\.io\.EOFException|java\.util\.zip\.\w+Exception)|gzip|zlib|header check"
+                          r"|invalid (block type|distance|stored block|code lengths)", re.IGNORECASE)
 T = TypeVar("T")
 
 
@@ -236,31 +240,46 @@ class UnreadableFile:
 
 
 def unreadable_file(exc: BaseException) -> UnreadableFile | None:
-    """The file a failed Spark job could not read, from its error; None for any other failure."""
+    """The file a failed Spark job could not decode, from its error; None for any other failure
+    (including a read that failed for another reason than the object's bytes)."""
     text = str(exc)
     match = _READ_FAILED.search(text)
     if match is None:
         return None
     causes = [c.strip() for c in _CAUSE.findall(text) if "SparkException" not in c]
-    return UnreadableFile(match.group(1), causes[0][:300] if causes else "unreadable")
+    if not causes or not _UNDECODABLE.search(causes[0]):
+        return None
+    return UnreadableFile(match.group(1), causes[0][:300])
 
 
-def around_unreadable(spark, lines, paths: Callable[[], list[str]],
-                      use: Callable[[object, tuple[UnreadableFile, ...]], T]) -> T:
-    """``use(lines, unreadable)``; when it fails because a file cannot be read, again with that file
-    left out (the other ``paths()`` read anew) and named in ``unreadable``, until it succeeds.
+def skipping_unreadable(spark, lines, paths: Callable[[], list[str]],
+                        process: Callable[[object, list[tuple[str, str]]], T]) -> T:
+    """``process(lines, unreadable)``; when it fails because one of ``paths()`` cannot be decoded
+    (and still cannot when read alone), again with that file left out (the others read anew) and
+    named in ``unreadable`` as (uri, cause), until it succeeds.
 
     A corrupt object is then quarantined as one line instead of failing its batch on every replay:
-    a query would never get past it. ``use`` must be idempotent (the batch body is)."""
-    unreadable: tuple[UnreadableFile, ...] = ()
+    a query would never get past it. ``process`` must be idempotent (the batch body is)."""
+    unreadable: dict[str, UnreadableFile] = {}  # normalized uri -> the file
     while True:
         try:
-            return use(lines, unreadable)
+            return process(lines, [(u.uri, u.cause) for u in unreadable.values()])
         except Exception as exc:
             bad = unreadable_file(exc)
-            if bad is None or normalize(bad.uri) in {normalize(u.uri) for u in unreadable}:
+            listed = list(paths())
+            if bad is None or normalize(bad.uri) in unreadable or normalize(bad.uri) not in set(map(normalize, listed)):
                 raise
+            if not _fails_alone(spark, bad):
+                raise  # it reads now: the failure was not its bytes'
             log.warning("cannot read %s (%s): quarantined as a whole, the other files go on", bad.uri, bad.cause)
-            unreadable += (bad,)
-            skip = {normalize(u.uri) for u in unreadable}
-            lines = read_raw_lines(spark, [p for p in paths() if normalize(p) not in skip])
+            unreadable[normalize(bad.uri)] = bad
+            lines = read_raw_lines(spark, [p for p in listed if normalize(p) not in unreadable])
+
+
+def _fails_alone(spark, bad: UnreadableFile) -> bool:
+    try:
+        read_raw_lines(spark, [bad.uri]).count()
+    except Exception as exc:
+        again = unreadable_file(exc)
+        return again is not None and normalize(again.uri) == normalize(bad.uri)
+    return False

@@ -72,11 +72,10 @@ def _with_raw_lines(spark, landing, hour: dt.datetime, use):
     """``use(lines, unreadable)`` on hour H's raw lines (raw_line, source_file, line_number,
     landing_hour: of H's files only); an object Spark cannot read is left out and
     named in ``unreadable`` ((uri, cause) pairs), as the stream quarantines it."""
-    from cs_platform.adapters.landing import around_unreadable, read_raw_lines
+    from cs_platform.adapters.landing import read_raw_lines, skipping_unreadable
 
     uris = [f.uri for f in landing.files_for_hour(hour)]
-    return around_unreadable(spark, read_raw_lines(spark, uris), lambda: uris,
-                             lambda lines, unreadable: use(lines, [(u.uri, u.cause) for u in unreadable]))
+    return skipping_unreadable(spark, read_raw_lines(spark, uris), lambda: uris, use)
 
 
 def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rules.Discrepancies:
@@ -86,7 +85,7 @@ def reconcile_raw(spark, tables: LakeTables, landing, hour: dt.datetime) -> rule
 
 
 def _reconcile_raw(spark, tables: LakeTables, lines: DataFrame, unreadable, hour: dt.datetime) -> rules.Discrepancies:
-    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated, unreadable_lines
+    from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated
 
     keep = Persisted()
     try:
@@ -95,10 +94,7 @@ def _reconcile_raw(spark, tables: LakeTables, lines: DataFrame, unreadable, hour
         # quarantined position: no second read of the raw files to find them.
         prepared = keep(prepare_lines(lines))
         prepared.count()
-        annotated = annotate_prepared(prepared, keep_others=keep)
-        if unreadable:
-            annotated = annotated.unionByName(unreadable_lines(spark, unreadable))
-        valid, quarantined = split_annotated(annotated)
+        valid, quarantined = split_annotated(annotate_prepared(prepared, keep_others=keep, unreadable=unreadable))
         valid_keys = keep(valid.select("event_id", "source_file", "line_number"))
         quarantined = quarantined.select("source_file", "line_number")
         lake_events = spark.table(tables.events).select(*rules.EVENT_KEY_COLUMNS)
@@ -232,7 +228,7 @@ def collapse_duplicates(spark, tables: LakeTables, hour: dt.datetime) -> int:
             rules.collapse_source(rows, keys, order).createOrReplaceTempView(view)
             try:
                 before = int(current_snapshot(spark, table)[1].get("total-records", 0))
-                tables.run_merge(spark, table, statement(view, hours))
+                tables.run_merge(spark, table, statement(view, hours, spark.table(table).columns))
                 gone = before - int(current_snapshot(spark, table)[1].get("total-records", 0))
             finally:
                 spark.catalog.dropTempView(view)
@@ -241,6 +237,33 @@ def collapse_duplicates(spark, tables: LakeTables, hour: dt.datetime) -> int:
     finally:
         keep.release()
     return removed
+
+
+def _forget_readable_objects(spark, tables: LakeTables, hour: dt.datetime, unreadable) -> None:
+    """Drop hour H's whole-object quarantine rows (line 0) of objects that read now: a good copy was
+    uploaded over a corrupt one, and the batch just inserted its lines."""
+    from cs_platform.adapters.storage import normalize
+    from cs_platform.logic.events import UNREADABLE_FILE
+
+    hour_literal = F.lit(hour).cast("timestamp")
+    rows = (spark.table(tables.events_quarantine)
+            .where((F.col("landing_hour") == hour_literal) & (F.col("line_number") == 0)
+                   & F.col("reason").startswith(f"{UNREADABLE_FILE}:"))
+            .select("source_file").collect())
+    still = {normalize(uri) for uri, _ in unreadable}
+    readable = sorted({r.source_file for r in rows if normalize(r.source_file) not in still})
+    if not readable:
+        return
+    view = f"csp_readable_{uuid.uuid4().hex[:12]}"
+    spark.createDataFrame([(uri,) for uri in readable], "source_file string").select(
+        "source_file", F.lit(0).cast("long").alias("line_number"), hour_literal.alias("landing_hour"),
+    ).createOrReplaceTempView(view)
+    try:
+        tables.run_merge(spark, tables.events_quarantine,
+                         tables.delete_quarantined_sql(view, [int(hour.timestamp())]))
+    finally:
+        spark.catalog.dropTempView(view)
+    log.warning("%s: the whole-object quarantine rows of %s removed: they read now", format_hour(hour), readable)
 
 
 def backfill_hours(spark, tables: LakeTables, landing, documentdb_writer, hours: Iterable[dt.datetime]) -> list:
@@ -252,8 +275,14 @@ def backfill_hours(spark, tables: LakeTables, landing, documentdb_writer, hours:
     results = []
     for hour in hours:
         removed = collapse_duplicates(spark, tables, hour)
-        result = _with_raw_lines(spark, landing, hour, lambda lines, unreadable: process_batch(
-            lines, tables, documentdb_writer, batch_token=f"backfill-{format_hour(hour)}", unreadable=unreadable))
+
+        def backfill(lines, unreadable, hour=hour):
+            result = process_batch(lines, tables, documentdb_writer, batch_token=f"backfill-{format_hour(hour)}",
+                                   unreadable=unreadable)
+            _forget_readable_objects(spark, tables, hour, unreadable)
+            return result
+
+        result = _with_raw_lines(spark, landing, hour, backfill)
         result.duplicates_removed = removed
         log.info("backfilled %s: %s", format_hour(hour), result.as_dict())
         results.append(result)

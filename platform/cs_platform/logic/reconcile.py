@@ -91,12 +91,12 @@ def raw_discrepancy_keys(
         F.lit("unexpected_quarantine").alias("kind"), "key")
     duplicated_events = lake_ids_of_hour.where(F.col("_rows") > 1).select(
         F.lit("duplicated_events").alias("kind"), F.col("event_id").alias("key"))
-    duplicated_quarantine = _held_twice(lake_bad_rows, ["key"]).select(F.lit("duplicated_quarantine").alias("kind"), "key")
+    duplicated_quarantine = _held_more_than_once(lake_bad_rows, ["key"]).select(F.lit("duplicated_quarantine").alias("kind"), "key")
     return (missing_events.unionByName(missing_quarantine).unionByName(unexpected_events)
             .unionByName(unexpected_quarantine).unionByName(duplicated_events).unionByName(duplicated_quarantine))
 
 
-def _held_twice(rows: DataFrame, keys: list[str]) -> DataFrame:
+def _held_more_than_once(rows: DataFrame, keys: list[str]) -> DataFrame:
     return rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("_rows")).where(F.col("_rows") > 1).select(*keys)
 
 
@@ -122,10 +122,11 @@ def duplicated_quarantine_lines(lake_quarantine: DataFrame, hour: dt.datetime) -
     """``source_file``, ``line_number`` of the lines hour H's quarantine holds more than once (a line's
     rows all have its file's hour)."""
     of_hour = lake_quarantine.where(F.col("landing_hour") == F.lit(hour).cast("timestamp"))
-    return _held_twice(of_hour, ["source_file", "line_number"])
+    return _held_more_than_once(of_hour, ["source_file", "line_number"])
 
 
-EVENT_DELIVERY_ORDER = ("landing_hour", "source_file", "line_number", "ingested_at")
+# which copy a collapse keeps: the first committed (DESIGN 3.2), then the same-batch order of dedupe_batch
+EVENT_DELIVERY_ORDER = ("ingested_at", "landing_hour", "source_file", "line_number")
 QUARANTINE_ORDER = ("ingested_at", "reason")
 
 

@@ -106,7 +106,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
 
     `documentdb_writer=None` stops after the lake commit (benchmarks; a repair reprojects later).
     `unreadable`: (uri, cause) of the batch's objects Spark could not read (left out of `lines_df`):
-    each is quarantined as one line (`adapters.landing.around_unreadable`).
+    each is quarantined as one line (`adapters.landing.skipping_unreadable`).
     """
     from cs_platform.logic.events import annotate_prepared, prepare_lines, split_annotated, unreadable_lines
 
@@ -128,15 +128,12 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         # with the input's parallelism, before the others are annotated (one task per core).
         prepared = keep(prepare_lines(lines_df.select(*LINE_COLUMNS)))
         read = _count_by_hour(prepared)
-        unread = unreadable_lines(spark, unreadable) if unreadable else None
-        for epoch, n in (_count_by_hour(unread) if unread is not None else {}).items():
-            read[epoch] = read.get(epoch, 0) + n
+        for epoch, n in (_count_by_hour(unreadable_lines(spark, unreadable)) if unreadable else {}).items():
+            read[epoch] = read.get(epoch, 0) + n  # each unreadable object counts as one line read
         if not read:
             step("validate")
             return result
-        annotated = annotate_prepared(prepared, keep_others=keep)
-        if unread is not None:
-            annotated = annotated.unionByName(unread)
+        annotated = annotate_prepared(prepared, keep_others=keep, unreadable=unreadable)
         quarantined_by_hour = _count_by_hour(annotated.where(F.col("reason").isNotNull()))
         result.per_hour = _per_hour(read, quarantined_by_hour)
         for counts in result.per_hour.values():

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import LakeTables
-from cs_platform.adapters.landing import around_unreadable
+from cs_platform.adapters.landing import skipping_unreadable
 from cs_platform.adapters.storage import local_path
 from cs_platform.logic.events import explode_lines
 from cs_platform.streaming import checkpoint as checkpoints
@@ -109,13 +109,12 @@ def start_stream(spark, settings, *, once: bool, tables: LakeTables | None = Non
 
         def each_batch(batch_df, batch_id: int) -> None:
             def process(lines, unreadable) -> BatchResult:
-                return process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}",
-                                     unreadable=[(u.uri, u.cause) for u in unreadable])
+                return process_batch(lines, tables, writer, batch_token=f"{query_name}:{batch_id}", unreadable=unreadable)
 
             with handover.batch():  # a query whose lease was taken over writes nothing more
                 # a corrupt object would fail this batch on every replay: it is quarantined instead
-                result = around_unreadable(batch_df.sparkSession, explode_lines(batch_df),
-                                           lambda: checkpoints.batch_files(checkpoint, batch_id, settings), process)
+                result = skipping_unreadable(batch_df.sparkSession, explode_lines(batch_df),
+                                             lambda: checkpoints.batch_files(checkpoint, batch_id, settings), process)
             results[batch_id] = result
             if once:  # a continuous query reports through the progress log only (bounded memory)
                 run.batches.append(result)

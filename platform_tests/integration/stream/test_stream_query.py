@@ -104,6 +104,12 @@ def test_an_unreadable_object_is_quarantined_as_one_line_and_the_query_goes_on(s
     assert reconcile_raw(spark, tables, zone, ten).ok
     [again] = backfill_hours(spark, tables, zone, None, [ten])
     assert (again.lines_read, again.quarantined, again.new_quarantined, again.new_events) == (1, 1, 0, 0)
+    # a good copy uploaded over it: a backfill inserts its lines and drops the whole-object row
+    bad.write_bytes(whole)
+    [fixed] = backfill_hours(spark, tables, zone, None, [ten])
+    assert (fixed.lines_read, fixed.quarantined, fixed.new_events) == (200, 0, 200)
+    assert spark.table(tables.events_quarantine).count() == 0
+    assert reconcile_raw(spark, tables, zone, ten).ok
 
 
 def test_a_file_older_than_the_max_file_age_is_neither_taken_nor_pending(spark, stream_env):

@@ -112,14 +112,16 @@ def test_quarantine_rate():
     assert quarantine_rate(1, 3) == 0.25
 
 
-def test_collapse_source_deletes_every_copy_and_inserts_each_first_delivery(spark):
+def test_collapse_source_deletes_every_copy_and_inserts_each_first_committed_delivery(spark):
+    t1, t2 = dt.datetime(2026, 11, 26, 12, 1), dt.datetime(2026, 11, 26, 12, 2)
     rows = spark.createDataFrame([
-        ("e1", H, "f2", 1, None), ("e1", H_PREV, "f9", 5, None), ("e1", H, "f1", 7, None),  # first: hour 9
-        ("e2", H, "f1", 3, None), ("e2", H, "f1", 3, None),  # exact copies: one stays
+        ("e1", H, "f2", 1, t2), ("e1", H_PREV, "f9", 5, t2), ("e1", H, "f1", 7, t1),  # committed first: f1:7
+        ("e2", H, "f2", 3, t1), ("e2", H_PREV, "f9", 4, t1),  # one commit: the earliest hour, as in a batch
+        ("e3", H, "f1", 3, t1), ("e3", H, "f1", 3, t1),  # exact copies: one stays
     ], "event_id string, landing_hour timestamp, source_file string, line_number long, ingested_at timestamp")
 
     source = collapse_source(rows, ["event_id"], EVENT_DELIVERY_ORDER)
 
     got = sorted((r._side, r.event_id, r.source_file, r.line_number) for r in source.collect())
-    assert got == [("delete", "e1", None, None), ("delete", "e2", None, None),
-                   ("insert", "e1", "f9", 5), ("insert", "e2", "f1", 3)]
+    assert got == [("delete", "e1", None, None), ("delete", "e2", None, None), ("delete", "e3", None, None),
+                   ("insert", "e1", "f1", 7), ("insert", "e2", "f9", 4), ("insert", "e3", "f1", 3)]

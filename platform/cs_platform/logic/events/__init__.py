@@ -57,9 +57,10 @@ __all__ = [
 ]
 
 
-def annotate_prepared(prepared: DataFrame, keep_others=None) -> DataFrame:
+def annotate_prepared(prepared: DataFrame, keep_others=None, unreadable=()) -> DataFrame:
     """:func:`annotate_lines` of a :func:`prepare_lines` result: certain lines as they are, the
-    others through the Python path (and the Spark reference where Python could read differently).
+    others through the Python path (and the Spark reference where Python could read differently),
+    plus one quarantined line per ``unreadable`` object ((uri, cause): :func:`unreadable_lines`).
 
     ``keep_others`` (a cache, e.g. :class:`~cs_platform.adapters.spark.Persisted`) keeps the
     annotation of the others (few lines, costly per line) and leaves the reference out of the plan
@@ -75,7 +76,8 @@ def annotate_prepared(prepared: DataFrame, keep_others=None) -> DataFrame:
     others = python_reader.annotate(others_lines, keep=keep_others)
     others = others.withColumn("raw_line", F.when(F.col("reason").isNotNull(), F.col("raw_line")))
     others = others.select(*LINE_COLUMNS, *ANNOTATED_COLUMNS)
-    return certain.unionByName(keep_others(others) if keep_others is not None else others)
+    annotated = certain.unionByName(keep_others(others) if keep_others is not None else others)
+    return annotated.unionByName(unreadable_lines(prepared.sparkSession, unreadable)) if unreadable else annotated
 
 
 def annotate_lines(lines: DataFrame) -> DataFrame:
