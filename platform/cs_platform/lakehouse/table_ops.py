@@ -224,7 +224,8 @@ def rollback(catalog, ref: TableRef, to_snapshot: int | None = None,
         if dropped:
             raise TableOpError(
                 f"cannot roll {ref} forward to snapshot {target}: it does not descend from the current snapshot "
-                f"{previous}, so it would discard snapshot(s) {', '.join(map(str, dropped))} committed since; "
+                f"{previous}, so it would discard {len(dropped)} snapshot(s) committed since "
+                f"({', '.join(map(str, dropped[:5]))}{', ...' if len(dropped) > 5 else ''}); "
                 f"roll forward only to a descendant of {previous}, or copy the rows you need from snapshot "
                 f"{target} (time travel: VERSION AS OF {target}) into the table"
             )
@@ -262,9 +263,9 @@ def tag(catalog, ref: TableRef, tag_name: str, snapshot_id: int | None = None, r
     max_ref_age_ms = int(retain_days) * 86_400_000 if retain_days else None
     result = {"tag": name, "snapshot_id": target, "changed": True}
     if existing is not None and existing.snapshot_id == target:
-        if retain_days is None or existing.max_ref_age_ms == max_ref_age_ms:
+        if existing.max_ref_age_ms == max_ref_age_ms:
             return {**result, "changed": False}
-        result["retain_days"] = int(retain_days)
+        result["retain_days"] = int(retain_days) if retain_days else None  # None: kept for good from now on
     elif existing is not None:
         if not move:
             raise TableOpError(

@@ -75,7 +75,7 @@ def test_table_refusals_are_usage_errors_and_tag_moves_with_move(spark, namespac
     forward = _csp("table", "rollback", name, "--to-snapshot", str(second))
     assert (forward.exit_code, forward.output.splitlines()[-1]) == (2, (
         f"Error: cannot roll {ref} forward to snapshot {second}: it does not descend from the current snapshot "
-        f"{third}, so it would discard snapshot(s) {third} committed since; roll forward only to a descendant of "
+        f"{third}, so it would discard 1 snapshot(s) committed since ({third}); roll forward only to a descendant of "
         f"{third}, or copy the rows you need from snapshot {second} (time travel: VERSION AS OF {second}) into the table"))
     assert table_rows(spark, ref) == [(1, "ann"), (3, "cid")]
 

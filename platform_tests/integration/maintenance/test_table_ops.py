@@ -140,7 +140,7 @@ def test_roll_forward_refuses_to_discard_commits_made_since_the_rollback(spark, 
     fifth, _ = _commit(spark, people, [(5, "eve")])
 
     refusal = (f"cannot roll {people} forward to snapshot {third}: it does not descend from the current snapshot "
-               f"{fifth}, so it would discard snapshot(s) {fourth}, {fifth} committed since; roll forward only to a "
+               f"{fifth}, so it would discard 2 snapshot(s) committed since ({fourth}, {fifth}); roll forward only to a "
                f"descendant of {fifth}, or copy the rows you need from snapshot {third} (time travel: VERSION AS OF "
                f"{third}) into the table")
     with pytest.raises(TableOpError, match=f"^{re.escape(refusal)}$"):
@@ -173,6 +173,8 @@ def test_retagging_moves_a_tag_only_when_asked(spark, iceberg_catalog, people):
         "tag": "before_release", "snapshot_id": first, "changed": False}
     assert table_ops.tag(iceberg_catalog, people, "before_release", snapshot_id=first, retain_days=7) == {
         "tag": "before_release", "snapshot_id": first, "changed": True, "retain_days": 7}
+    assert table_ops.tag(iceberg_catalog, people, "before_release", snapshot_id=first) == {  # back to "for good"
+        "tag": "before_release", "snapshot_id": first, "changed": True, "retain_days": None}
     assert table_ops.tag(iceberg_catalog, people, "before_release", move=True) == {
         "tag": "before_release", "snapshot_id": second, "changed": True, "moved_from": first}
     assert table_ops.refs(iceberg_catalog, people) == {"main": second, "before_release": second}
