@@ -20,14 +20,18 @@ def _lines(result) -> list[dict]:
     return [json.loads(line) for line in result.output.splitlines()]
 
 
-def test_table_commands(spark, namespace):
+def _people_in_two_snapshots(spark, namespace):
+    """`<namespace>.people` with (1, ann) in its first snapshot and (2, bob) added in its second."""
     ref = TableRef.parse(f"{namespace}.people")
     spark.sql(f"CREATE TABLE {ref.sql} (id INT, name STRING) USING iceberg")
     spark.sql(f"INSERT INTO {ref.sql} VALUES (1, 'ann')")
     first = table_ops.current_snapshot_id(spark, ref)
     spark.sql(f"INSERT INTO {ref.sql} VALUES (2, 'bob')")
-    second = table_ops.current_snapshot_id(spark, ref)
-    name = f"{namespace}.people"
+    return ref, f"{namespace}.people", first, table_ops.current_snapshot_id(spark, ref)
+
+
+def test_table_commands(spark, namespace):
+    ref, name, first, second = _people_in_two_snapshots(spark, namespace)
 
     assert [row["snapshot_id"] for row in _lines(_csp("table", "history", name))] == [first, second]
     assert _lines(_csp("table", "read", name, "--at-snapshot", str(first))) == [{"id": 1, "name": "ann"}]
@@ -52,13 +56,7 @@ def test_table_commands(spark, namespace):
 
 
 def test_table_refusals_are_usage_errors_and_tag_moves_with_move(spark, namespace):
-    ref = TableRef.parse(f"{namespace}.people")
-    spark.sql(f"CREATE TABLE {ref.sql} (id INT, name STRING) USING iceberg")
-    spark.sql(f"INSERT INTO {ref.sql} VALUES (1, 'ann')")
-    first = table_ops.current_snapshot_id(spark, ref)
-    spark.sql(f"INSERT INTO {ref.sql} VALUES (2, 'bob')")
-    second = table_ops.current_snapshot_id(spark, ref)
-    name = f"{namespace}.people"
+    ref, name, first, second = _people_in_two_snapshots(spark, namespace)
 
     assert _csp("table", "tag", name, "before_release", "--snapshot", str(first)).exit_code == 0
     again = _csp("table", "tag", name, "before_release")
