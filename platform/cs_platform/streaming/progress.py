@@ -11,6 +11,8 @@ import json
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from pathlib import Path
 
 from pyspark.sql.streaming import StreamingQueryListener
@@ -65,6 +67,9 @@ class LocalProgressLog:
         return entries[-1] if entries else None
 
 
+READ_BUDGET_SECONDS = 20.0
+
+
 class S3ProgressLog:
     """S3 has no append: one object per entry under a prefix next to the checkpoint, named so that
     keys sort in writing order; a reader's position is the last key it has seen (listed after)."""
@@ -80,21 +85,40 @@ class S3ProgressLog:
         self._client.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(entry, default=str).encode(),
                                 ContentType="application/json")
 
-    def read(self, after: int | str | None = None, limit: int = 500) -> tuple[list[dict], str | None]:
-        """At most `limit` entries after key `after` (a sensor tick has 60 s: a long backlog of
-        entries is read over several ticks), and the last key read."""
+    def read(self, after: int | str | None = None, limit: int = 500,
+             budget_seconds: float = READ_BUDGET_SECONDS) -> tuple[list[dict], str | None]:
+        """At most `limit` entries after key `after`, in key order, and the last key read. A sensor tick
+        has 60 s: objects are fetched 16 at a time, and the read stops after `budget_seconds` (far from
+        the bucket, 500 sequential GETs took longer than a tick, which then saved no cursor and read the
+        same entries again forever); the next read goes on from where this one stopped."""
         start = after if isinstance(after, str) and after.startswith(self.prefix) else ""
+        deadline = time.monotonic() + budget_seconds
         pages = self._client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix, StartAfter=start or self.prefix,
             PaginationConfig={"MaxItems": limit})
         keys = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
-        entries = []
-        for key in keys:
-            try:
-                entries.append(json.loads(self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()))
-            except ValueError:
-                continue
-        return entries, (keys[-1] if keys else start or None)
+        entries, last = [], start or None
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            bodies = [(key, pool.submit(self._body, key)) for key in keys]
+            for key, body in bodies:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    text = body.result(timeout=left)
+                except FuturesTimeout:
+                    break
+                try:
+                    entries.append(json.loads(text))
+                except ValueError:
+                    pass
+                last = key
+            for _, body in bodies:
+                body.cancel()
+        return entries, last
+
+    def _body(self, key: str) -> bytes:
+        return self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def last(self) -> dict | None:
         """The latest entry (lists every key: for an operator's command, not for a sensor tick)."""

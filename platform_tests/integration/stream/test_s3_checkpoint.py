@@ -149,6 +149,17 @@ def test_the_s3_progress_log_is_read_in_writing_order_from_a_position(s3_checkpo
     assert [e["lines_read"] for e in log.read(position)[0]] == [13]
 
 
+def test_a_read_of_the_s3_progress_log_stops_at_its_time_budget_and_goes_on_from_there(s3_checkpoint):
+    log = progress_log(s3_checkpoint, "cs_events")
+    for batch in range(40):
+        log.append({"batch_id": batch})
+    assert log.read(None, budget_seconds=0) == ([], None)  # out of time before the first entry: nothing skipped
+    entries, position = log.read(None, limit=25)
+    rest, end = log.read(position, budget_seconds=60)
+    assert [e["batch_id"] for e in entries + rest] == list(range(40))
+    assert log.read(end) == ([], end)
+
+
 def test_the_sensor_follows_a_query_whose_checkpoint_is_on_s3(spark, stream_env, s3_checkpoint):
     """A real query's checkpoint and progress log, moved to S3 as a query on EMR leaves them there:
     the sensor sees the lease holder, the committed hours and, once the query is gone, new files."""
