@@ -72,12 +72,14 @@ _MERGE_RETRIES = 5
 
 @dataclass(frozen=True)
 class Commit:
-    """What one MERGE left: the table's current snapshot, the records it added, and whether the
-    table held none before (a first load: its records are all the MERGE's)."""
+    """What one MERGE left: the table's current snapshot, the records it added, whether the table
+    held none before (a first load: its records are all the MERGE's), and the net number of rows it
+    removed (a collapse of duplicates deletes copies and inserts one)."""
 
     snapshot_id: int | None
     added_records: int
     first_load: bool
+    removed_records: int = 0
 
 
 def _props(props: dict[str, str]) -> str:
@@ -226,11 +228,12 @@ class LakeTables:
     def run_merge(self, spark, table: str, statement: str) -> Commit:
         """Run a MERGE (retrying when a concurrent compaction invalidated it); return the table's
         current snapshot and what the MERGE added (nothing when it committed nothing)."""
-        before, _ = current_snapshot(spark, table)
+        before, before_summary = current_snapshot(spark, table)
         retry_on_conflict(lambda: spark.sql(statement), attempts=_MERGE_RETRIES,
                           on_conflict=lambda _attempt, _exc: spark.sql(f"REFRESH TABLE {table}"))
         after, summary = current_snapshot(spark, table)
         if after == before:
             return Commit(after, added_records=0, first_load=False)
-        added = int(summary.get("added-records", 0))
-        return Commit(after, added_records=added, first_load=added == int(summary.get("total-records", -1)))
+        added, total = int(summary.get("added-records", 0)), int(summary.get("total-records", -1))
+        removed = max(0, int(before_summary.get("total-records", 0)) - total)
+        return Commit(after, added_records=added, first_load=added == total, removed_records=removed)

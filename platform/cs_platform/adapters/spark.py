@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
+from contextlib import contextmanager
 
 from cs_platform.adapters.catalog import spark_catalog_conf
 from cs_platform.adapters.jars import resolve_jars
@@ -150,3 +152,15 @@ class Persisted:
         for df in self._frames:
             df.unpersist()
         self._frames.clear()
+
+
+@contextmanager
+def temp_view(df, what: str):
+    """``df`` as a temp view on its own session (in foreachBatch: the batch session) under a fresh
+    name (``csp_<what>_<hex>``), dropped on exit: the source of one SQL statement."""
+    name = f"csp_{what}_{uuid.uuid4().hex[:12]}"
+    df.createOrReplaceTempView(name)
+    try:
+        yield name
+    finally:
+        df.sparkSession.catalog.dropTempView(name)

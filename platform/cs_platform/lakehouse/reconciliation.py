@@ -12,16 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from cs_platform.adapters.catalog import current_snapshot, last_change
+from cs_platform.adapters.catalog import last_change
 from cs_platform.adapters.lake_tables import LakeTables
-from cs_platform.adapters.spark import Persisted
+from cs_platform.adapters.spark import Persisted, temp_view
 from cs_platform.logic import reconcile as rules
 
 log = logging.getLogger(__name__)
@@ -224,14 +223,8 @@ def collapse_duplicates(spark, tables: LakeTables, hour: dt.datetime) -> int:
             hours = [r[0] for r in rows.select(F.col("landing_hour").cast("long")).distinct().collect()]
             if not hours:
                 continue
-            view = f"csp_collapse_{uuid.uuid4().hex[:12]}"
-            rules.collapse_source(rows, keys, order).createOrReplaceTempView(view)
-            try:
-                before = int(current_snapshot(spark, table)[1].get("total-records", 0))
-                tables.run_merge(spark, table, statement(view, hours, spark.table(table).columns))
-                gone = before - int(current_snapshot(spark, table)[1].get("total-records", 0))
-            finally:
-                spark.catalog.dropTempView(view)
+            with temp_view(rules.collapse_source(rows, keys, order), "collapse") as view:
+                gone = tables.run_merge(spark, table, statement(view, hours, spark.table(table).columns)).removed_records
             log.warning("%s: %d duplicated rows of %s removed", table, gone, format_hour(hour))
             removed += gone
     finally:
@@ -254,15 +247,10 @@ def _forget_readable_objects(spark, tables: LakeTables, hour: dt.datetime, unrea
     readable = sorted({r.source_file for r in rows if normalize(r.source_file) not in still})
     if not readable:
         return
-    view = f"csp_readable_{uuid.uuid4().hex[:12]}"
-    spark.createDataFrame([(uri,) for uri in readable], "source_file string").select(
-        "source_file", F.lit(0).cast("long").alias("line_number"), hour_literal.alias("landing_hour"),
-    ).createOrReplaceTempView(view)
-    try:
-        tables.run_merge(spark, tables.events_quarantine,
-                         tables.delete_quarantined_sql(view, [int(hour.timestamp())]))
-    finally:
-        spark.catalog.dropTempView(view)
+    lines = spark.createDataFrame([(uri,) for uri in readable], "source_file string").select(
+        "source_file", F.lit(0).cast("long").alias("line_number"), hour_literal.alias("landing_hour"))
+    with temp_view(lines, "readable") as view:
+        tables.run_merge(spark, tables.events_quarantine, tables.delete_quarantined_sql(view, [int(hour.timestamp())]))
     log.warning("%s: the whole-object quarantine rows of %s removed: they read now", format_hour(hour), readable)
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
 from pyspark.sql import DataFrame
@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from cs_platform.adapters.catalog import current_snapshot
 from cs_platform.adapters.documentdb import DocumentDBWriter
 from cs_platform.adapters.lake_tables import EVENT_COLUMNS, QUARANTINE_COLUMNS, Commit, LakeTables
-from cs_platform.adapters.spark import Persisted
+from cs_platform.adapters.spark import Persisted, temp_view
 from cs_platform.logic.tickets import dedupe_batch, fold_tickets, oltp_projection
 from cs_platform.streaming.faults import crash_if
 
@@ -82,12 +82,6 @@ def _hour_label(epoch: int | None) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:00:00Z")
 
 
-def _view(df: DataFrame, what: str) -> str:
-    name = f"csp_{what}_{uuid.uuid4().hex[:12]}"
-    df.createOrReplaceTempView(name)  # on the DataFrame's own session (foreachBatch: the batch session)
-    return name
-
-
 def _touched_events(spark, tables: LakeTables, valid: DataFrame, events_commit: Commit, valid_lines: int) -> DataFrame:
     """Every committed event of the tickets the batch's valid lines touch, partitioned by ticket_id."""
     events = spark.table(tables.events)
@@ -114,7 +108,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
     spark = lines_df.sparkSession
     result = BatchResult(batch_token=batch_token)
     keep = Persisted()
-    views: list[str] = []
+    views = ExitStack()  # the MERGE sources' temp views, dropped at the end
     mark = [time.monotonic()]
 
     def step(name: str) -> None:
@@ -147,8 +141,8 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         if result.quarantined:
             quarantine_src = quarantined.dropDuplicates(["source_file", "line_number"]).withColumn(
                 "ingested_at", F.current_timestamp()).select(*QUARANTINE_COLUMNS)
-            views.append(_view(quarantine_src, "quarantine"))
-            statement = tables.merge_quarantine_sql(views[-1], landing_hours=list(quarantined_by_hour))
+            statement = tables.merge_quarantine_sql(views.enter_context(temp_view(quarantine_src, "quarantine")),
+                                                    landing_hours=list(quarantined_by_hour))
             commit = tables.run_merge(spark, tables.events_quarantine, statement)
             result.snapshot_ids["events_quarantine"], result.new_quarantined = commit.snapshot_id, commit.added_records
         else:  # nothing to insert: no statement, no empty snapshot
@@ -156,8 +150,8 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         step("quarantine_merge")
 
         events_src = dedupe_batch(valid).withColumn("ingested_at", F.current_timestamp()).select(*EVENT_COLUMNS)
-        views.append(_view(events_src, "events"))
-        events_commit = tables.run_merge(spark, tables.events, tables.merge_events_sql(views[-1]))
+        events_view = views.enter_context(temp_view(events_src, "events"))
+        events_commit = tables.run_merge(spark, tables.events, tables.merge_events_sql(events_view))
         result.snapshot_ids["events"], result.new_events = events_commit.snapshot_id, events_commit.added_records
         step("events_merge")
         crash_if("after_events_merge", batch_token)
@@ -165,8 +159,8 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
         state = keep(fold_tickets(_touched_events(spark, tables, valid, events_commit, result.valid)))
         result.tickets_touched = state.count()
         step("refold")
-        views.append(_view(state, "tickets"))
-        commit = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(views[-1]))
+        tickets_view = views.enter_context(temp_view(state, "tickets"))
+        commit = tables.run_merge(spark, tables.tickets, tables.merge_tickets_sql(tickets_view))
         result.snapshot_ids["tickets"], result.tickets_changed = commit.snapshot_id, commit.added_records
         step("tickets_merge")
         crash_if("after_lake_commit", batch_token)
@@ -177,8 +171,7 @@ def process_batch(lines_df: DataFrame, tables: LakeTables, documentdb_writer: Do
             step("documentdb")
         return result
     finally:
-        for name in views:
-            spark.catalog.dropTempView(name)
+        views.close()
         keep.release()
         result.duration_s = round(time.monotonic() - started, 3)
         log.info("batch %s: %s", batch_token, result.as_dict())

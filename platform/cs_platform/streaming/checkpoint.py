@@ -41,12 +41,14 @@ def planned_files(checkpoint: str, settings=None) -> dict[str, tuple[int, int]]:
     chosen = ([f"{start}.compact"] if start >= 0 else []) + sorted(
         (n for n in names if n.isdigit() and int(n) > start), key=int)
     for name in chosen:
-        text = read_text(f"{checkpoint}/sources/0/{name}", settings) or ""
-        for line in text.splitlines()[1:]:
-            if line.strip():
-                entry = json.loads(line)
-                planned[normalize(entry["path"])] = (int(entry["batchId"]), int(entry["timestamp"]))
+        for entry in _source_entries(read_text(f"{checkpoint}/sources/0/{name}", settings)):
+            planned[normalize(entry["path"])] = (int(entry["batchId"]), int(entry["timestamp"]))
     return planned
+
+
+def _source_entries(text: str | None) -> list[dict]:
+    """The file entries of one source-log file (`v1`, then one JSON object per line)."""
+    return [json.loads(line) for line in (text or "").splitlines()[1:] if line.strip()]
 
 
 def batch_files(checkpoint: str, batch_id: int, settings=None) -> list[str]:
@@ -55,8 +57,7 @@ def batch_files(checkpoint: str, batch_id: int, settings=None) -> list[str]:
     for name in (str(batch_id), f"{batch_id}.compact"):
         text = read_text(f"{checkpoint}/sources/0/{name}", settings)
         if text:
-            entries = (json.loads(line) for line in text.splitlines()[1:] if line.strip())
-            return [e["path"] for e in entries if int(e["batchId"]) == batch_id]
+            return [e["path"] for e in _source_entries(text) if int(e["batchId"]) == batch_id]
     return []
 
 
